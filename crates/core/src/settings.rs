@@ -1,0 +1,1042 @@
+//! Configuration from the environment, with `.env` read when present.
+//!
+//! Every variable is documented in `.env.example` at the root of the repository. A value that
+//! cannot be used stops start-up with a [`SettingsError`] that names the variable.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use crate::Email;
+
+/// Everything the shop is configured with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `HOST`: address to listen on.
+    pub host: String,
+    /// `PORT`: port to listen on (0 picks a free one).
+    pub port: u16,
+    /// `PUBLIC_BASE_URL`: base of the links in emails, without a trailing slash.
+    pub public_base_url: String,
+    /// `WORKERS`: HTTP worker threads; `None` means one per core.
+    pub workers: Option<usize>,
+    /// `SHUTDOWN_TIMEOUT_SECS`: how long a graceful shutdown waits for in-flight requests.
+    pub shutdown_timeout_secs: u64,
+    /// `CORS_ALLOWED_ORIGINS`: origins allowed to call the API from a browser (`*` for any).
+    pub cors_allowed_origins: Vec<String>,
+    /// The database.
+    pub database: DatabaseSettings,
+    /// Token signing and lifetimes.
+    pub jwt: JwtSettings,
+    /// Outgoing mail.
+    pub mail: MailSettings,
+    /// `ADMIN_EMAIL`: a verified admin with this address is created at start if absent.
+    pub admin_email: Option<Email>,
+    /// `ADMIN_PASSWORD`: the password of that admin (also read by `emporium admin create`).
+    pub admin_password: Option<Secret>,
+    /// `REQUIRE_EMAIL_VERIFICATION`: signin refused until the email is verified.
+    pub require_email_verification: bool,
+    /// `LOGIN_MAX_FAILURES_PER_EMAIL`: failed signins per email per 15 minutes (0 = no limit).
+    pub login_max_failures_per_email: u32,
+    /// `LOGIN_MAX_FAILURES_PER_IP`: failed signins per client address per minute (0 = no limit).
+    pub login_max_failures_per_ip: u32,
+    /// `TRUSTED_PROXIES`: proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// Where the data lives and how SQLite is tuned.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// `DATABASE_URL` as given.
+    pub url: String,
+    /// The SQLite file that URL names (`-wal`/`-shm` live beside it).
+    pub path: PathBuf,
+    /// `SQLITE_SYNCHRONOUS`: durability of commits.
+    pub synchronous: Synchronous,
+    /// `DB_BUSY_TIMEOUT_MS`: how long a connection waits for a lock before giving up.
+    pub busy_timeout_ms: u32,
+    /// `DB_POOL_SIZE`: connections in the pool.
+    pub pool_size: u32,
+}
+
+/// SQLite's `synchronous` pragma.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// No fsync: fast, and a power loss can lose or corrupt recent commits.
+    Off,
+    /// With WAL, a power loss can lose the latest commits but never corrupts.
+    Normal,
+    /// Every commit is on disk before it is acknowledged (the default).
+    Full,
+    /// Like `Full`, and also syncs the directory.
+    Extra,
+}
+
+impl Synchronous {
+    /// The pragma value.
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            Synchronous::Off => "OFF",
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+            Synchronous::Extra => "EXTRA",
+        }
+    }
+}
+
+/// Token signing and lifetimes.
+#[derive(Debug, Clone)]
+pub struct JwtSettings {
+    /// `JWT_SECRET`: the HS256 key, at least 32 bytes.
+    pub secret: Secret,
+    /// Where the secret came from (for the start-up log).
+    pub source: SecretSource,
+    /// `ACCESS_TOKEN_TTL_SECS`.
+    pub access_ttl_secs: u64,
+    /// `REFRESH_TOKEN_TTL_SECS`.
+    pub refresh_ttl_secs: u64,
+}
+
+/// Where the JWT secret came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// `JWT_SECRET` was set.
+    Environment,
+    /// No `JWT_SECRET`: a new secret was generated and stored in this file.
+    Generated(PathBuf),
+    /// No `JWT_SECRET`: the secret generated on an earlier start was read from this file.
+    Stored(PathBuf),
+}
+
+/// A secret string whose `Debug` output does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself. Call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// Outgoing mail transport.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// `EMAIL_BACKEND`.
+    pub backend: EmailBackend,
+    /// `MAIL_HOST`.
+    pub host: String,
+    /// `MAIL_PORT`.
+    pub port: u16,
+    /// `MAIL_TLS`.
+    pub tls: MailTls,
+    /// `MAIL_USERNAME`.
+    pub username: Option<String>,
+    /// `MAIL_PASSWORD`.
+    pub password: Option<Secret>,
+    /// `MAIL_FROM`: the sender address.
+    pub from: Email,
+    /// `MAIL_FROM_NAME`: the sender's display name.
+    pub from_name: String,
+}
+
+/// How mail leaves the shop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailBackend {
+    /// Messages are written to the log (the default: no mail server needed).
+    Log,
+    /// SMTP to a local catcher (Mailpit, mailtutan): localhost:1025, no TLS, no auth.
+    Mailpit,
+    /// Gmail's SMTP with an app password.
+    Gmail,
+    /// Any SMTP server.
+    Smtp,
+}
+
+/// Transport security for SMTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailTls {
+    /// Plain text.
+    None,
+    /// Upgrade a plain connection with STARTTLS (required, not opportunistic).
+    StartTls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+}
+
+/// Logging output.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// `RUST_LOG`: the filter (`info`, `emporium=debug,actix_web=info`).
+    pub filter: String,
+    /// `LOG_FORMAT`.
+    pub format: LogFormat,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// An address or a CIDR range (`10.0.0.0/8`, `::1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    /// True when `ip` lies in this range.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl FromStr for IpNet {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{s}' is not an IP address"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("'{s}' has a bad prefix length"))?,
+        };
+        Ok(IpNet { addr, prefix })
+    }
+}
+
+/// Why the settings cannot be used. The message names the variable.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// A variable has a value that cannot be used.
+    #[error("{variable}: {message}")]
+    Invalid {
+        /// The environment variable.
+        variable: &'static str,
+        /// What is wrong and what would be accepted.
+        message: String,
+    },
+    /// `.env` exists but cannot be read.
+    #[error(".env: {0}")]
+    DotEnv(String),
+    /// The generated JWT secret could not be stored or read.
+    #[error("JWT_SECRET is not set and the generated secret could not be kept in {path}: {source}")]
+    SecretFile {
+        /// The secret file beside the database.
+        path: PathBuf,
+        /// The I/O failure.
+        source: io::Error,
+    },
+}
+
+impl SettingsError {
+    /// The variable at fault, if one is.
+    pub fn variable(&self) -> Option<&str> {
+        match self {
+            SettingsError::Invalid { variable, .. } => Some(variable),
+            SettingsError::SecretFile { .. } => Some("JWT_SECRET"),
+            SettingsError::DotEnv(_) => None,
+        }
+    }
+}
+
+fn invalid(variable: &'static str, message: impl Into<String>) -> SettingsError {
+    SettingsError::Invalid {
+        variable,
+        message: message.into(),
+    }
+}
+
+/// The placeholder `.env.example` shows for `JWT_SECRET`; refused at start-up.
+pub const EXAMPLE_JWT_SECRET: &str = "change-me-to-a-long-random-string";
+
+/// Secrets that tutorials and templates ship with. All are refused.
+const KNOWN_PLACEHOLDERS: &[&str] = &[
+    EXAMPLE_JWT_SECRET,
+    "secret",
+    "changeme",
+    "change-me",
+    "change_me",
+    "jwt-secret",
+    "jwt_secret",
+    "jwtsecret",
+    "secret-key",
+    "secret_key",
+    "secretkey",
+    "your-secret-key",
+    "your_secret_key",
+    "supersecret",
+    "super-secret",
+    "password",
+    "default",
+    "test",
+    // The key from FastAPI's OAuth2/JWT tutorial, which shops built on it often keep.
+    "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7",
+];
+
+/// Refuses a JWT secret that is a known placeholder, shorter than 32 bytes, or made of very
+/// few distinct bytes. The error says why (without repeating the secret).
+pub fn check_jwt_secret(secret: &str) -> Result<(), String> {
+    let lower = secret.trim().to_ascii_lowercase();
+    let placeholder_words = [
+        "change-me",
+        "changeme",
+        "change_me",
+        "placeholder",
+        "your-secret",
+    ];
+    if KNOWN_PLACEHOLDERS.contains(&lower.as_str())
+        || placeholder_words.iter().any(|w| lower.contains(w))
+    {
+        return Err("is a placeholder; set a random value of at least 32 bytes \
+                    (for example `openssl rand -hex 32`) or remove it to have one generated"
+            .into());
+    }
+    if secret.len() < 32 {
+        return Err(format!(
+            "is {} bytes long; it must be at least 32 bytes (for example `openssl rand -hex 32`)",
+            secret.len()
+        ));
+    }
+    let mut distinct = secret.bytes().collect::<Vec<_>>();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 8 {
+        return Err("has too little variety to be a random key; use `openssl rand -hex 32`".into());
+    }
+    Ok(())
+}
+
+impl Settings {
+    /// Reads the process environment, falling back to `.env` (searched from the current
+    /// directory upwards) for variables the environment does not set.
+    ///
+    /// When `JWT_SECRET` is unset a secret is generated once and kept beside the database
+    /// (see [`SecretSource`]).
+    pub fn from_env() -> Result<Settings, SettingsError> {
+        let dotenv = read_dotenv()?;
+        Settings::from_lookup(|name| {
+            std::env::var(name)
+                .ok()
+                .or_else(|| dotenv.get(name).cloned())
+        })
+    }
+
+    /// Builds the settings from `lookup`, which answers a variable's value. Empty values count
+    /// as unset. Used by tests and by programs that embed the shop with their own config.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+
+        let host = get("HOST").unwrap_or_else(|| "127.0.0.1".into());
+        let port: u16 = parse_var(&get, "PORT", 8080, "a port number (0..=65535)")?;
+        let public_base_url = match get("PUBLIC_BASE_URL") {
+            Some(url) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 9 {
+                    return Err(invalid(
+                        "PUBLIC_BASE_URL",
+                        format!("'{url}' must start with http:// or https://"),
+                    ));
+                }
+                url.trim_end_matches('/').to_string()
+            }
+            None if host.contains(':') => format!("http://[{host}]:{port}"),
+            None => format!("http://{host}:{port}"),
+        };
+        let workers = match get("WORKERS") {
+            None => None,
+            Some(v) => Some(
+                v.parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=256).contains(n))
+                    .ok_or_else(|| {
+                        invalid("WORKERS", format!("'{v}' must be a number from 1 to 256"))
+                    })?,
+            ),
+        };
+        let shutdown_timeout_secs =
+            parse_var(&get, "SHUTDOWN_TIMEOUT_SECS", 30, "a number of seconds")?;
+        let cors_allowed_origins = list(get("CORS_ALLOWED_ORIGINS"));
+        for origin in &cors_allowed_origins {
+            if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return Err(invalid(
+                    "CORS_ALLOWED_ORIGINS",
+                    format!("'{origin}' must be an origin such as https://shop.example or *"),
+                ));
+            }
+        }
+
+        let database = database_settings(&get)?;
+        let (secret, source) = resolve_jwt_secret(get("JWT_SECRET"), &database.path)?;
+        let access_ttl_secs = parse_var(&get, "ACCESS_TOKEN_TTL_SECS", 900, "a number of seconds")?;
+        let refresh_ttl_secs = parse_var(
+            &get,
+            "REFRESH_TOKEN_TTL_SECS",
+            1_209_600,
+            "a number of seconds",
+        )?;
+        if access_ttl_secs == 0 {
+            return Err(invalid("ACCESS_TOKEN_TTL_SECS", "must be at least 1"));
+        }
+        if refresh_ttl_secs <= access_ttl_secs {
+            return Err(invalid(
+                "REFRESH_TOKEN_TTL_SECS",
+                "must be longer than ACCESS_TOKEN_TTL_SECS",
+            ));
+        }
+        let jwt = JwtSettings {
+            secret,
+            source,
+            access_ttl_secs,
+            refresh_ttl_secs,
+        };
+
+        let mail = mail_settings(&get)?;
+        let admin_email = match get("ADMIN_EMAIL") {
+            None => None,
+            Some(v) => {
+                Some(Email::parse(&v).map_err(|e| invalid("ADMIN_EMAIL", format!("'{v}' {e}")))?)
+            }
+        };
+        // The password is taken exactly as given: no trimming.
+        let admin_password = lookup("ADMIN_PASSWORD")
+            .filter(|v| !v.is_empty())
+            .map(Secret);
+
+        let require_email_verification = parse_bool(&get, "REQUIRE_EMAIL_VERIFICATION", true)?;
+        let login_max_failures_per_email = parse_var(
+            &get,
+            "LOGIN_MAX_FAILURES_PER_EMAIL",
+            5,
+            "a count (0 turns the limit off)",
+        )?;
+        let login_max_failures_per_ip = parse_var(
+            &get,
+            "LOGIN_MAX_FAILURES_PER_IP",
+            20,
+            "a count (0 turns the limit off)",
+        )?;
+        let trusted_proxies = list(get("TRUSTED_PROXIES"))
+            .iter()
+            .map(|p| {
+                p.parse::<IpNet>()
+                    .map_err(|e| invalid("TRUSTED_PROXIES", e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let format = match get("LOG_FORMAT")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(invalid(
+                    "LOG_FORMAT",
+                    format!("'{other}' must be text or json"),
+                ));
+            }
+        };
+        let log = LogSettings {
+            filter: get("RUST_LOG").unwrap_or_else(|| "info".into()),
+            format,
+        };
+
+        Ok(Settings {
+            host,
+            port,
+            public_base_url,
+            workers,
+            shutdown_timeout_secs,
+            cors_allowed_origins,
+            database,
+            jwt,
+            mail,
+            admin_email,
+            admin_password,
+            require_email_verification,
+            login_max_failures_per_email,
+            login_max_failures_per_ip,
+            trusted_proxies,
+            log,
+        })
+    }
+}
+
+fn read_dotenv() -> Result<HashMap<String, String>, SettingsError> {
+    match dotenvy::dotenv_iter() {
+        Ok(iter) => iter
+            .map(|item| item.map_err(|e| SettingsError::DotEnv(e.to_string())))
+            .collect(),
+        Err(e) if e.not_found() => Ok(HashMap::new()),
+        Err(e) => Err(SettingsError::DotEnv(e.to_string())),
+    }
+}
+
+fn parse_var<T: FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+    expected: &str,
+) -> Result<T, SettingsError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| invalid(name, format!("'{v}' is not {expected}"))),
+    }
+}
+
+fn parse_bool(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, SettingsError> {
+    match get(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some("false" | "0" | "no" | "off") => Ok(false),
+        Some(other) => Err(invalid(name, format!("'{other}' must be true or false"))),
+    }
+}
+
+fn list(value: Option<String>) -> Vec<String> {
+    value
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn database_settings(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<DatabaseSettings, SettingsError> {
+    let url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://emporium.db".into());
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(invalid(
+            "DATABASE_URL",
+            "PostgreSQL is not supported yet; use a SQLite file such as sqlite://emporium.db",
+        ));
+    }
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(&url);
+    if path.is_empty() || path == ":memory:" || path.starts_with("file:") || path.contains('?') {
+        return Err(invalid(
+            "DATABASE_URL",
+            format!(
+                "'{url}' must name a SQLite file, such as sqlite://emporium.db or /var/lib/emporium/shop.db"
+            ),
+        ));
+    }
+    if url.contains("://") && !url.starts_with("sqlite://") {
+        return Err(invalid(
+            "DATABASE_URL",
+            format!("'{url}' has an unknown scheme; use sqlite://PATH"),
+        ));
+    }
+    let synchronous = match get("SQLITE_SYNCHRONOUS")
+        .map(|v| v.to_ascii_uppercase())
+        .as_deref()
+    {
+        None | Some("FULL") => Synchronous::Full,
+        Some("NORMAL") => Synchronous::Normal,
+        Some("EXTRA") => Synchronous::Extra,
+        Some("OFF") => Synchronous::Off,
+        Some(other) => {
+            return Err(invalid(
+                "SQLITE_SYNCHRONOUS",
+                format!("'{other}' must be FULL, NORMAL, EXTRA or OFF"),
+            ));
+        }
+    };
+    let busy_timeout_ms = parse_var(get, "DB_BUSY_TIMEOUT_MS", 5_000, "a number of milliseconds")?;
+    let pool_size: u32 = parse_var(get, "DB_POOL_SIZE", 8, "a number of connections")?;
+    if !(1..=64).contains(&pool_size) {
+        return Err(invalid(
+            "DB_POOL_SIZE",
+            format!("'{pool_size}' must be from 1 to 64"),
+        ));
+    }
+    Ok(DatabaseSettings {
+        path: PathBuf::from(path),
+        url,
+        synchronous,
+        busy_timeout_ms,
+        pool_size,
+    })
+}
+
+fn mail_settings(get: &impl Fn(&str) -> Option<String>) -> Result<MailSettings, SettingsError> {
+    let backend = match get("EMAIL_BACKEND")
+        .map(|v| v.to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("log") => EmailBackend::Log,
+        Some("mailpit") => EmailBackend::Mailpit,
+        Some("gmail") => EmailBackend::Gmail,
+        Some("smtp") => EmailBackend::Smtp,
+        Some(other) => {
+            return Err(invalid(
+                "EMAIL_BACKEND",
+                format!("'{other}' must be log, mailpit, gmail or smtp"),
+            ));
+        }
+    };
+    let tls = match get("MAIL_TLS").map(|v| v.to_ascii_lowercase()).as_deref() {
+        None => match backend {
+            EmailBackend::Log | EmailBackend::Mailpit => MailTls::None,
+            EmailBackend::Gmail | EmailBackend::Smtp => MailTls::StartTls,
+        },
+        Some("none") => MailTls::None,
+        Some("starttls") => MailTls::StartTls,
+        Some("tls") => MailTls::Tls,
+        Some(other) => {
+            return Err(invalid(
+                "MAIL_TLS",
+                format!("'{other}' must be none, starttls or tls"),
+            ));
+        }
+    };
+    let host = match (get("MAIL_HOST"), backend) {
+        (Some(host), _) => host,
+        (None, EmailBackend::Gmail) => "smtp.gmail.com".into(),
+        (None, EmailBackend::Smtp) => {
+            return Err(invalid("MAIL_HOST", "is required when EMAIL_BACKEND=smtp"));
+        }
+        (None, _) => "localhost".into(),
+    };
+    let default_port = match (backend, tls) {
+        (EmailBackend::Log | EmailBackend::Mailpit, _) => 1025,
+        (_, MailTls::None) => 25,
+        (_, MailTls::StartTls) => 587,
+        (_, MailTls::Tls) => 465,
+    };
+    let port = parse_var(get, "MAIL_PORT", default_port, "a port number")?;
+    let username = get("MAIL_USERNAME");
+    let password = get("MAIL_PASSWORD").map(Secret);
+    if backend == EmailBackend::Gmail {
+        if username.is_none() {
+            return Err(invalid(
+                "MAIL_USERNAME",
+                "is required when EMAIL_BACKEND=gmail (your Gmail address)",
+            ));
+        }
+        if password.is_none() {
+            return Err(invalid(
+                "MAIL_PASSWORD",
+                "is required when EMAIL_BACKEND=gmail (a Google app password)",
+            ));
+        }
+    }
+    if password.is_some() != username.is_some() {
+        let missing = if username.is_none() {
+            "MAIL_USERNAME"
+        } else {
+            "MAIL_PASSWORD"
+        };
+        return Err(invalid(
+            missing,
+            "MAIL_USERNAME and MAIL_PASSWORD must be set together",
+        ));
+    }
+    let from_text = match (get("MAIL_FROM"), backend, &username) {
+        (Some(from), _, _) => from,
+        (None, EmailBackend::Gmail, Some(user)) => user.clone(),
+        _ => "no-reply@emporium.localhost".into(),
+    };
+    let from =
+        Email::parse(&from_text).map_err(|e| invalid("MAIL_FROM", format!("'{from_text}' {e}")))?;
+    let from_name = get("MAIL_FROM_NAME").unwrap_or_else(|| "Emporium".into());
+    Ok(MailSettings {
+        backend,
+        host,
+        port,
+        tls,
+        username,
+        password,
+        from,
+        from_name,
+    })
+}
+
+/// The file that keeps the generated JWT secret: `<database file>.jwt-secret`.
+pub fn jwt_secret_path(database: &Path) -> PathBuf {
+    let mut name = database
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".jwt-secret");
+    database.with_file_name(name)
+}
+
+fn resolve_jwt_secret(
+    configured: Option<String>,
+    database: &Path,
+) -> Result<(Secret, SecretSource), SettingsError> {
+    if let Some(secret) = configured {
+        check_jwt_secret(&secret).map_err(|m| invalid("JWT_SECRET", m))?;
+        return Ok((Secret(secret), SecretSource::Environment));
+    }
+    let path = jwt_secret_path(database);
+    let file_error = |source| SettingsError::SecretFile {
+        path: path.clone(),
+        source,
+    };
+    match fs::read_to_string(&path) {
+        Ok(stored) => {
+            let stored = stored.trim().to_string();
+            check_jwt_secret(&stored).map_err(|m| {
+                invalid(
+                    "JWT_SECRET",
+                    format!("the secret stored in {} {m}", path.display()),
+                )
+            })?;
+            return Ok((Secret(stored), SecretSource::Stored(path)));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(file_error(e)),
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| file_error(io::Error::other(e.to_string())))?;
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(file_error)?;
+    }
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(&path) {
+        Ok(mut file) => {
+            file.write_all(secret.as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(file_error)?;
+            Ok((Secret(secret), SecretSource::Generated(path)))
+        }
+        // Another process generated it at the same moment: use theirs.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            let stored = fs::read_to_string(&path)
+                .map_err(file_error)?
+                .trim()
+                .to_string();
+            Ok((Secret(stored), SecretSource::Stored(path)))
+        }
+        Err(e) => Err(file_error(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(dir: &Path, vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let mut map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        map.entry("DATABASE_URL".into())
+            .or_insert_with(|| format!("sqlite://{}", dir.join("shop.db").display()));
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    fn error_variable(result: Result<Settings, SettingsError>) -> String {
+        result.unwrap_err().variable().unwrap_or("").to_string()
+    }
+
+    #[test]
+    fn defaults_with_no_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = with(dir.path(), &[]).unwrap();
+        assert_eq!((s.host.as_str(), s.port), ("127.0.0.1", 8080));
+        assert_eq!(s.public_base_url, "http://127.0.0.1:8080");
+        assert_eq!(s.jwt.access_ttl_secs, 900);
+        assert_eq!(s.jwt.refresh_ttl_secs, 1_209_600);
+        assert_eq!(s.mail.backend, EmailBackend::Log);
+        assert_eq!(s.database.synchronous, Synchronous::Full);
+        assert!(s.require_email_verification);
+        assert_eq!(
+            (s.login_max_failures_per_email, s.login_max_failures_per_ip),
+            (5, 20)
+        );
+        assert_eq!(s.log.format, LogFormat::Text);
+        assert_eq!(s.database.path, dir.path().join("shop.db"));
+    }
+
+    #[test]
+    fn default_database_url_is_a_local_file() {
+        let s = database_settings(&|_: &str| None).unwrap();
+        assert_eq!(s.path, PathBuf::from("emporium.db"));
+        for url in [
+            "/tmp/x/shop.db",
+            "sqlite:///tmp/x/shop.db",
+            "sqlite:/tmp/x/shop.db",
+        ] {
+            let s = database_settings(&|name: &str| (name == "DATABASE_URL").then(|| url.into()))
+                .unwrap();
+            assert_eq!(s.path, PathBuf::from("/tmp/x/shop.db"), "{url}");
+        }
+    }
+
+    #[test]
+    fn missing_secret_is_generated_once_and_kept_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = with(dir.path(), &[]).unwrap();
+        let path = dir.path().join("shop.db.jwt-secret");
+        assert_eq!(first.jwt.source, SecretSource::Generated(path.clone()));
+        assert_eq!(first.jwt.secret.expose().len(), 64);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let second = with(dir.path(), &[]).unwrap();
+        assert_eq!(second.jwt.source, SecretSource::Stored(path));
+        assert_eq!(second.jwt.secret, first.jwt.secret);
+        assert!(!format!("{:?}", second.jwt).contains(first.jwt.secret.expose()));
+    }
+
+    #[test]
+    fn weak_or_placeholder_secrets_stop_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        for weak in [
+            EXAMPLE_JWT_SECRET,
+            "secret",
+            "changeme",
+            "CHANGEME",
+            "short-but-random-Xq93",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "please-change-me-before-production-0123456789",
+            "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7",
+        ] {
+            let err = with(dir.path(), &[("JWT_SECRET", weak)]).unwrap_err();
+            assert_eq!(err.variable(), Some("JWT_SECRET"), "{weak}");
+            assert!(err.to_string().starts_with("JWT_SECRET: "), "{err}");
+            assert!(
+                !err.to_string().contains(weak),
+                "the message must not echo the secret"
+            );
+        }
+        let good = "3f9a1c0e7b5d2468ace13579bdf02468a1b2c3d4e5f60718293a4b5c6d7e8f90";
+        let s = with(dir.path(), &[("JWT_SECRET", good)]).unwrap();
+        assert_eq!(s.jwt.source, SecretSource::Environment);
+        assert!(!dir.path().join("shop.db.jwt-secret").exists());
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        assert_eq!(error_variable(with(d, &[("PORT", "eighty")])), "PORT");
+        assert_eq!(error_variable(with(d, &[("PORT", "70000")])), "PORT");
+        assert_eq!(
+            error_variable(with(d, &[("ACCESS_TOKEN_TTL_SECS", "-1")])),
+            "ACCESS_TOKEN_TTL_SECS"
+        );
+        assert_eq!(
+            error_variable(with(d, &[("REQUIRE_EMAIL_VERIFICATION", "maybe")])),
+            "REQUIRE_EMAIL_VERIFICATION"
+        );
+        assert_eq!(
+            error_variable(with(d, &[("EMAIL_BACKEND", "pigeon")])),
+            "EMAIL_BACKEND"
+        );
+        assert_eq!(
+            error_variable(with(d, &[("EMAIL_BACKEND", "smtp")])),
+            "MAIL_HOST"
+        );
+        assert_eq!(
+            error_variable(with(d, &[("EMAIL_BACKEND", "gmail")])),
+            "MAIL_USERNAME"
+        );
+        assert_eq!(
+            error_variable(with(d, &[("MAIL_TLS", "maybe")])),
+            "MAIL_TLS"
+        );
+        assert_eq!(
+            error_variable(with(d, &[("DATABASE_URL", ":memory:")])),
+            "DATABASE_URL"
+        );
+        assert_eq!(
+            error_variable(with(d, &[("DATABASE_URL", "postgres://x")])),
+            "DATABASE_URL"
+        );
+        assert_eq!(
+            error_variable(with(d, &[("DATABASE_URL", "mysql://x")])),
+            "DATABASE_URL"
+        );
+        assert_eq!(
+            error_variable(with(d, &[("SQLITE_SYNCHRONOUS", "SOMETIMES")])),
+            "SQLITE_SYNCHRONOUS"
+        );
+        assert_eq!(
+            error_variable(with(d, &[("DB_POOL_SIZE", "0")])),
+            "DB_POOL_SIZE"
+        );
+        assert_eq!(
+            error_variable(with(d, &[("LOG_FORMAT", "xml")])),
+            "LOG_FORMAT"
+        );
+        assert_eq!(
+            error_variable(with(d, &[("TRUSTED_PROXIES", "10.0.0.0/33")])),
+            "TRUSTED_PROXIES"
+        );
+        assert_eq!(
+            error_variable(with(d, &[("ADMIN_EMAIL", "root")])),
+            "ADMIN_EMAIL"
+        );
+        assert_eq!(
+            error_variable(with(d, &[("PUBLIC_BASE_URL", "shop.example")])),
+            "PUBLIC_BASE_URL"
+        );
+        assert_eq!(
+            error_variable(with(d, &[("CORS_ALLOWED_ORIGINS", "shop.example")])),
+            "CORS_ALLOWED_ORIGINS"
+        );
+        assert_eq!(error_variable(with(d, &[("WORKERS", "0")])), "WORKERS");
+    }
+
+    #[test]
+    fn mail_backends_have_sensible_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = with(dir.path(), &[("EMAIL_BACKEND", "mailpit")]).unwrap();
+        assert_eq!(
+            (s.mail.host.as_str(), s.mail.port, s.mail.tls),
+            ("localhost", 1025, MailTls::None)
+        );
+        let s = with(
+            dir.path(),
+            &[
+                ("EMAIL_BACKEND", "gmail"),
+                ("MAIL_USERNAME", "shop@gmail.com"),
+                ("MAIL_PASSWORD", "app pass"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            (s.mail.host.as_str(), s.mail.port, s.mail.tls),
+            ("smtp.gmail.com", 587, MailTls::StartTls)
+        );
+        assert_eq!(s.mail.from.as_str(), "shop@gmail.com");
+        let s = with(
+            dir.path(),
+            &[
+                ("EMAIL_BACKEND", "smtp"),
+                ("MAIL_HOST", "mx.example"),
+                ("MAIL_TLS", "tls"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.mail.port, 465);
+    }
+
+    #[test]
+    fn env_example_documents_every_variable() {
+        let example = include_str!("../../../.env.example");
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("shop.db").display());
+        let asked = std::cell::RefCell::new(Vec::new());
+        Settings::from_lookup(|name| {
+            asked.borrow_mut().push(name.to_string());
+            (name == "DATABASE_URL").then(|| url.clone())
+        })
+        .unwrap();
+        let asked = asked.into_inner();
+        assert!(asked.len() > 20, "{asked:?}");
+        for name in asked {
+            assert!(example.contains(&format!("# {name}=")), ".env.example does not document {name}");
+        }
+    }
+
+    #[test]
+    fn options_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = with(
+            dir.path(),
+            &[
+                ("HOST", "0.0.0.0"),
+                ("PORT", "9000"),
+                ("PUBLIC_BASE_URL", "https://shop.example/"),
+                ("TRUSTED_PROXIES", "10.0.0.0/8, ::1"),
+                (
+                    "CORS_ALLOWED_ORIGINS",
+                    "https://a.example,https://b.example",
+                ),
+                ("REQUIRE_EMAIL_VERIFICATION", "false"),
+                ("LOGIN_MAX_FAILURES_PER_EMAIL", "0"),
+                ("ADMIN_EMAIL", "Root@Shop.Example"),
+                ("ADMIN_PASSWORD", " spaces kept "),
+                ("LOG_FORMAT", "json"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.public_base_url, "https://shop.example");
+        assert!(s.trusted_proxies[0].contains("10.1.2.3".parse().unwrap()));
+        assert!(!s.trusted_proxies[0].contains("11.1.2.3".parse().unwrap()));
+        assert!(s.trusted_proxies[1].contains("::1".parse().unwrap()));
+        assert_eq!(s.cors_allowed_origins.len(), 2);
+        assert!(!s.require_email_verification);
+        assert_eq!(s.login_max_failures_per_email, 0);
+        assert_eq!(s.admin_email.unwrap().as_str(), "root@shop.example");
+        assert_eq!(s.admin_password.unwrap().expose(), " spaces kept ");
+        assert_eq!(s.log.format, LogFormat::Json);
+    }
+}

@@ -1,0 +1,263 @@
+//! The one error type of the HTTP layer and its RFC 9457 problem+json rendering.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use emporium_core::ValidationErrors;
+use serde::Serialize;
+use serde_json::Value;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The body of every error response.
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    /// Always `about:blank`: the `code` says what happened.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The status's reason phrase.
+    pub title: &'static str,
+    /// The HTTP status.
+    pub status: u16,
+    /// Stable snake_case code clients switch on.
+    pub code: &'static str,
+    /// For people.
+    pub detail: String,
+    /// Per-field validation errors, or the short lines of a stock conflict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Value>,
+}
+
+impl Problem {
+    /// A problem for `status` with `code` and `detail`.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            code,
+            detail: detail.into(),
+            errors: None,
+        }
+    }
+
+    /// The problem an error status gets when nothing more specific was said (actix's own 404,
+    /// 405 and friends).
+    pub fn for_status(status: StatusCode) -> Problem {
+        let (code, detail) = match status.as_u16() {
+            400 => ("malformed_request", "The request could not be understood."),
+            401 => ("unauthorized", "Authentication is required."),
+            403 => ("forbidden", "You are not allowed to do this."),
+            404 => ("not_found", "There is nothing at this address."),
+            405 => (
+                "method_not_allowed",
+                "This address does not support that method.",
+            ),
+            406 => ("not_acceptable", "No acceptable representation."),
+            408 => ("request_timeout", "The request took too long to arrive."),
+            413 => (
+                "payload_too_large",
+                "The request body is larger than 64 KiB.",
+            ),
+            414 => ("uri_too_long", "The request address is too long."),
+            415 => (
+                "unsupported_media_type",
+                "Send the body as application/json.",
+            ),
+            422 => ("validation_failed", "The request has invalid fields."),
+            429 => ("too_many_requests", "Too many requests; slow down."),
+            431 => ("headers_too_large", "The request headers are too large."),
+            503 => ("unavailable", "The service is temporarily unavailable."),
+            s if s >= 500 => ("internal_error", "Something went wrong on our side."),
+            _ => ("error", "The request failed."),
+        };
+        Problem::new(status, code, detail)
+    }
+
+    /// The JSON body.
+    pub fn to_body(&self) -> String {
+        // Serializing this struct cannot fail: every field is a string, a number or a Value.
+        serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
+    }
+}
+
+/// An error answered to the client as problem+json.
+///
+/// Domain errors convert into it with `From`; handlers return `Result<_, ApiError>`. Internal
+/// errors keep their cause for the log and show the client only the request id.
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    errors: Option<Value>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    cause: Option<anyhow::Error>,
+}
+
+impl ApiError {
+    /// An error with `status`, a stable `code` and a `detail` for people.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            detail: detail.into(),
+            errors: None,
+            headers: Vec::new(),
+            cause: None,
+        }
+    }
+
+    /// 400: the body is not well-formed.
+    pub fn malformed_body(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "malformed_body", detail)
+    }
+
+    /// 404 with a detail naming what was not found.
+    pub fn not_found(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+
+    /// 409 state conflict.
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, code, detail)
+    }
+
+    /// 413: the body is over the limit.
+    pub fn payload_too_large() -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "The request body is larger than 64 KiB.",
+        )
+    }
+
+    /// 415: the body is not JSON (or not the form a route takes).
+    pub fn unsupported_media_type(expected: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("Send the body as {expected}."),
+        )
+    }
+
+    /// 422 listing every invalid field.
+    pub fn validation(errors: ValidationErrors) -> ApiError {
+        let detail = match errors.fields().len() {
+            1 => "1 field is invalid.".to_string(),
+            n => format!("{n} fields are invalid."),
+        };
+        let list = serde_json::to_value(errors.fields()).unwrap_or(Value::Null);
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            detail,
+        )
+        .with_errors(list)
+    }
+
+    /// 503: a dependency (the database) does not answer.
+    pub fn unavailable(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
+    }
+
+    /// 500. The cause is logged; the client sees only the request id.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> ApiError {
+        let mut error = ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Something went wrong on our side.",
+        );
+        error.cause = Some(cause.into());
+        error
+    }
+
+    /// Replaces the stable code.
+    pub fn with_code(mut self, code: &'static str) -> ApiError {
+        self.code = code;
+        self
+    }
+
+    /// Attaches the `errors` member.
+    pub fn with_errors(mut self, errors: Value) -> ApiError {
+        self.errors = Some(errors);
+        self
+    }
+
+    /// Adds a response header (`Retry-After`, `WWW-Authenticate`).
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> ApiError {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    fn problem(&self) -> Problem {
+        Problem {
+            errors: self.errors.clone(),
+            ..Problem::new(self.status, self.code, self.detail.clone())
+        }
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiError")
+            .field("status", &self.status.as_u16())
+            .field("code", &self.code)
+            .field("detail", &self.detail)
+            .field("cause", &self.cause)
+            .finish()
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.cause {
+            // `{:#}` prints anyhow's whole cause chain on one line.
+            Some(cause) => write!(f, "{}: {cause:#}", self.code),
+            None => write!(f, "{}: {}", self.code, self.detail),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if self.status.is_server_error() {
+            tracing::error!(code = self.code, error = %self, "request failed");
+        }
+        let mut response = HttpResponse::build(self.status);
+        response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+        for (name, value) in &self.headers {
+            response.insert_header((name.clone(), value.clone()));
+        }
+        response.body(self.problem().to_body())
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        ApiError::validation(errors)
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(error: actix_web::error::BlockingError) -> Self {
+        ApiError::internal(anyhow::anyhow!("blocking task failed: {error}"))
+    }
+}
+
+impl From<emporium_db::DbError> for ApiError {
+    fn from(error: emporium_db::DbError) -> Self {
+        ApiError::internal(error)
+    }
+}

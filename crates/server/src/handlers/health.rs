@@ -1,0 +1,36 @@
+//! Liveness and readiness.
+
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// How long readiness waits for a connection before calling the database unavailable.
+const READY_CHECKOUT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `GET /health`: 200 whenever the process serves requests.
+pub async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// `GET /ready`: 200 when the database answers and every migration is applied, 503 otherwise.
+pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let pool = state.pool.clone();
+    let outcome = web::block(move || -> Result<(), String> {
+        let mut conn = pool
+            .get_timeout(READY_CHECKOUT_TIMEOUT)
+            .map_err(|e| e.to_string())?;
+        emporium_db::check_ready(&mut conn).map_err(|e| e.to_string())
+    })
+    .await?;
+    match outcome {
+        Ok(()) => Ok(HttpResponse::Ok().json(json!({"status": "ready"}))),
+        Err(reason) => {
+            tracing::warn!(%reason, "not ready");
+            Err(ApiError::unavailable("The database is not ready.").with_code("not_ready"))
+        }
+    }
+}

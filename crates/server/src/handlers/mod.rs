@@ -1,0 +1,11 @@
+//! Request handlers, one module per area. Each handler extracts, calls a domain function
+//! through [`AppState::db`](crate::state::AppState::db), and maps the result.
+
+pub mod health;
+
+use crate::error::ApiError;
+
+/// The answer for a path no route matches.
+pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::not_found("There is nothing at this address."))
+}

@@ -1,0 +1,156 @@
+//! Building and running the application.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::{Condition, NormalizePath, TrailingSlash, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use emporium_core::Settings;
+use emporium_db::Pool;
+use tracing_actix_web::TracingLogger;
+
+use crate::extract::{MAX_BODY_BYTES, path_error};
+use crate::handlers;
+use crate::middleware::{X_REQUEST_ID, request_context};
+use crate::routes;
+use crate::state::AppState;
+use crate::telemetry::RequestSpan;
+
+/// A built server, bound to its port and ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+    pool: Pool,
+}
+
+impl Application {
+    /// Opens the database (applying pending migrations), binds `HOST:PORT` (port 0 picks a
+    /// free one) and builds the HTTP server. Call from within an actix/tokio runtime.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Application::build_with_routes(settings, |_| {}).await
+    }
+
+    /// Like [`Application::build`], with `extra_routes` registered after the shop's own
+    /// routes and behind the same middleware (errors, request ids, limits). For programs that
+    /// embed the server with routes of their own, and for tests.
+    pub async fn build_with_routes(
+        settings: Settings,
+        extra_routes: fn(&mut web::ServiceConfig),
+    ) -> anyhow::Result<Application> {
+        let (pool, applied) = emporium_db::connect(&settings.database).with_context(|| {
+            format!("opening the database {}", settings.database.path.display())
+        })?;
+        for migration in &applied {
+            tracing::info!(%migration, "applied migration");
+        }
+        let address = (settings.host.as_str(), settings.port);
+        let listener = TcpListener::bind(address).with_context(|| {
+            format!(
+                "HOST/PORT: cannot listen on {}:{}",
+                settings.host, settings.port
+            )
+        })?;
+        let port = listener.local_addr()?.port();
+
+        let state = web::Data::new(AppState {
+            pool: pool.clone(),
+            settings: Arc::new(settings),
+        });
+        let settings = Arc::clone(&state.settings);
+        let mut server = HttpServer::new(move || {
+            app(state.clone(), move |cfg| {
+                routes::configure(cfg);
+                extra_routes(cfg);
+            })
+        })
+        .shutdown_timeout(settings.shutdown_timeout_secs)
+        .listen(listener)?;
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        Ok(Application {
+            port,
+            server: server.run(),
+            pool,
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The database pool the server uses.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped. SIGINT and SIGTERM stop it gracefully: it stops accepting, lets
+    /// in-flight requests finish (up to `SHUTDOWN_TIMEOUT_SECS`), then returns.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// The application: state, extractor limits, routes, and the middleware stack (outermost
+/// first: request context → tracing → CORS → trailing-slash normalisation → routes).
+///
+/// `configure` registers the routes; the server passes [`routes::configure`].
+pub fn app(
+    state: web::Data<AppState>,
+    configure: impl FnOnce(&mut web::ServiceConfig),
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let cors = cors(&state.settings.cors_allowed_origins);
+    App::new()
+        .app_data(state)
+        .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+        .app_data(web::FormConfig::default().limit(MAX_BODY_BYTES))
+        .app_data(web::PathConfig::default().error_handler(path_error))
+        .configure(configure)
+        .default_service(web::to(handlers::not_found))
+        .wrap(NormalizePath::new(TrailingSlash::Trim))
+        .wrap(cors)
+        .wrap(TracingLogger::<RequestSpan>::new())
+        .wrap(from_fn(request_context))
+}
+
+/// CORS for the configured origins; when none are configured the middleware is off and
+/// browsers apply their same-origin rules.
+fn cors(origins: &[String]) -> Condition<Cors> {
+    let exposed = [
+        X_REQUEST_ID,
+        header::RETRY_AFTER,
+        header::HeaderName::from_static("idempotent-replayed"),
+    ];
+    let mut cors = Cors::default()
+        .allow_any_method()
+        .allow_any_header()
+        .expose_headers(exposed)
+        .max_age(3600);
+    for origin in origins {
+        cors = if origin == "*" {
+            cors.allow_any_origin()
+        } else {
+            cors.allowed_origin(origin)
+        };
+    }
+    Condition::new(!origins.is_empty(), cors)
+}

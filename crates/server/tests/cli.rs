@@ -1,0 +1,212 @@
+//! The `emporium` binary as a newcomer runs it: no `.env`, no environment, a fresh folder.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code outside #[test] functions: a failed step must fail the test"
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_emporium");
+
+/// The binary in `dir` with an empty environment but for `vars`.
+fn emporium(dir: &Path, vars: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    command
+}
+
+struct Running {
+    child: Child,
+    port: u16,
+    log: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn start(dir: &Path) -> Running {
+        // PORT=0 so parallel test runs do not collide; everything else is the default.
+        let mut child = emporium(dir, &[("PORT", "0")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("binary starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, log) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut running = Running {
+            child,
+            port: 0,
+            log,
+            seen: Vec::new(),
+        };
+        let line = running.wait_for("listening on http://127.0.0.1:");
+        let port = line
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap();
+        running.port = port.parse().expect("port in the log line");
+        running
+    }
+
+    fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(line) = self.seen.iter().find(|l| l.contains(needle)) {
+                return line.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!(
+                    "no log line containing {needle:?}; saw:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response[9..12].parse().unwrap();
+        (status, response)
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn starts_with_no_configuration_serves_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Running::start(dir.path());
+    server.wait_for("generated a new 256-bit secret");
+
+    let (status, _) = server.get("/health");
+    assert_eq!(status, 200);
+    let (status, _) = server.get("/ready");
+    assert_eq!(status, 200);
+    let (status, response) = server.get("/nowhere");
+    assert_eq!(status, 404);
+    let lower = response.to_ascii_lowercase();
+    assert!(
+        lower.contains("content-type: application/problem+json"),
+        "{response}"
+    );
+    assert!(lower.contains("x-request-id: "), "{response}");
+
+    assert!(
+        dir.path().join("emporium.db").exists(),
+        "the default database is ./emporium.db"
+    );
+    let secret = dir.path().join("emporium.db.jwt-secret");
+    assert!(secret.exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let kept = std::fs::read_to_string(&secret).unwrap();
+
+    let status = server.terminate();
+    assert!(status.success(), "graceful stop exits 0, got {status}");
+
+    // The second start reuses the stored secret rather than making a new one.
+    let mut again = Running::start(dir.path());
+    again.wait_for("using the stored secret");
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), kept);
+    assert_eq!(again.get("/ready").0, 200);
+    assert!(again.terminate().success());
+}
+
+#[test]
+fn bad_configuration_stops_start_up_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("JWT_SECRET", "changeme")], "JWT_SECRET"),
+        (&[("JWT_SECRET", "too-short")], "JWT_SECRET"),
+        (
+            &[("JWT_SECRET", "change-me-to-a-long-random-string")],
+            "JWT_SECRET",
+        ),
+        (&[("PORT", "eighty")], "PORT"),
+        (&[("EMAIL_BACKEND", "carrier-pigeon")], "EMAIL_BACKEND"),
+        (&[("DATABASE_URL", ":memory:")], "DATABASE_URL"),
+        (&[("RUST_LOG", "emporium=loud")], "RUST_LOG"),
+    ];
+    for (vars, variable) in cases {
+        let output = emporium(dir.path(), vars).arg("serve").output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{vars:?}: {stderr}");
+        assert!(
+            stderr.contains(variable),
+            "{vars:?} should name {variable}: {stderr}"
+        );
+    }
+    assert!(
+        !dir.path().join("emporium.db").exists(),
+        "nothing was created"
+    );
+}
+
+#[test]
+fn migrate_creates_and_migrates_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("data/shop.db");
+    let url = format!("sqlite://{}", database.display());
+    let output = emporium(dir.path(), &[("DATABASE_URL", &url)])
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(database.exists());
+}

@@ -1,0 +1,39 @@
+//! `/health` and `/ready`.
+
+use crate::helpers::TestApp;
+
+#[actix_web::test]
+async fn health_answers_ok_with_and_without_trailing_slash() {
+    let app = TestApp::spawn().await;
+    for path in ["/health", "/health/"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status, 200, "{path}");
+        assert_eq!(response.json(), serde_json::json!({"status": "ok"}));
+        assert!(response.header("location").is_none(), "no redirect");
+    }
+}
+
+#[actix_web::test]
+async fn ready_when_the_database_answers_and_is_migrated() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/ready").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.json()["status"], "ready");
+}
+
+#[actix_web::test]
+async fn not_ready_when_no_database_connection_can_be_had() {
+    let app = TestApp::spawn_with(&[("DB_POOL_SIZE", "2")], |_| {}).await;
+    // Hold every connection of the server's pool: the database no longer answers it.
+    let held: Vec<_> = (0..2)
+        .map(|_| app.pool.get().expect("connection"))
+        .collect();
+    let response = app.get("/ready").await;
+    response.assert_problem(503, "not_ready");
+    drop(held);
+    assert_eq!(
+        app.get("/ready").await.status,
+        200,
+        "ready again once connections are free"
+    );
+}

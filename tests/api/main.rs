@@ -1,0 +1,12 @@
+//! Emporium's HTTP tests: the real app on a fresh SQLite file and a free port per test.
+//!
+//! One test binary with a module per area (many binaries link slowly).
+
+#![expect(
+    clippy::expect_used,
+    reason = "test code outside #[test] functions: a failed step must fail the test"
+)]
+
+mod errors;
+mod health;
+mod helpers;
