@@ -1002,7 +1002,10 @@ mod tests {
         let asked = asked.into_inner();
         assert!(asked.len() > 20, "{asked:?}");
         for name in asked {
-            assert!(example.contains(&format!("# {name}=")), ".env.example does not document {name}");
+            assert!(
+                example.contains(&format!("# {name}=")),
+                ".env.example does not document {name}"
+            );
         }
     }
 
