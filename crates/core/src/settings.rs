@@ -153,8 +153,16 @@ pub struct MailSettings {
     pub password: Option<Secret>,
     /// `MAIL_FROM`: the sender address.
     pub from: Email,
-    /// `MAIL_FROM_NAME`: the sender's display name.
+    /// `MAIL_FROM_NAME`: the sender's display name (also the shop name in messages).
     pub from_name: String,
+    /// `MAIL_MAX_ATTEMPTS`: delivery attempts before a message is marked failed.
+    pub max_attempts: u32,
+    /// `MAIL_RETRY_BASE_MS`: wait after the first failed attempt; doubles each time, up to
+    /// an hour.
+    pub retry_base_ms: u64,
+    /// `MAIL_POLL_INTERVAL_MS`: how often the worker looks for due messages when nothing
+    /// wakes it.
+    pub poll_interval_ms: u64,
 }
 
 /// How mail leaves the shop.
@@ -705,6 +713,21 @@ fn mail_settings(get: &impl Fn(&str) -> Option<String>) -> Result<MailSettings, 
     let from =
         Email::parse(&from_text).map_err(|e| invalid("MAIL_FROM", format!("'{from_text}' {e}")))?;
     let from_name = get("MAIL_FROM_NAME").unwrap_or_else(|| "Emporium".into());
+    let max_attempts: u32 = parse_var(get, "MAIL_MAX_ATTEMPTS", 10, "a count")?;
+    if max_attempts == 0 {
+        return Err(invalid("MAIL_MAX_ATTEMPTS", "must be at least 1"));
+    }
+    let retry_base_ms: u64 =
+        parse_var(get, "MAIL_RETRY_BASE_MS", 5_000, "a number of milliseconds")?;
+    let poll_interval_ms: u64 = parse_var(
+        get,
+        "MAIL_POLL_INTERVAL_MS",
+        1_000,
+        "a number of milliseconds",
+    )?;
+    if poll_interval_ms == 0 {
+        return Err(invalid("MAIL_POLL_INTERVAL_MS", "must be at least 1"));
+    }
     Ok(MailSettings {
         backend,
         host,
@@ -714,6 +737,9 @@ fn mail_settings(get: &impl Fn(&str) -> Option<String>) -> Result<MailSettings, 
         password,
         from,
         from_name,
+        max_attempts,
+        retry_base_ms,
+        poll_interval_ms,
     })
 }
 

@@ -1,5 +1,20 @@
-//! Mail for Emporium — not filled yet.
+//! Mail for Emporium: templates, a durable outbox and delivery.
 //!
-//! This crate will own the message templates (plain text and HTML), the durable outbox that
-//! requests write to inside their own transaction, and the background worker that delivers
-//! it over SMTP (Mailpit, Gmail, any server) or to the log, with retries and backoff.
+//! A request that causes an email renders it with [`templates`] and writes it with
+//! [`outbox::enqueue`] inside the same transaction as the change it belongs to, so a
+//! rolled-back change sends nothing and a committed one is never lost. The [`worker`] drains
+//! the outbox in the background through a [`Mailer`] (the log, or SMTP: Mailpit, Gmail, any
+//! server), retrying failures with exponential backoff, so no request ever waits for SMTP.
+
+pub mod outbox;
+pub mod templates;
+pub mod transport;
+pub mod worker;
+
+pub use outbox::{MessageKind, OutgoingMail, enqueue};
+pub use templates::Content;
+pub use transport::{MailError, Mailer};
+pub use worker::{WorkerConfig, WorkerHandle};
+
+#[cfg(test)]
+mod tests;

@@ -11,7 +11,9 @@ use actix_web::middleware::{Condition, NormalizePath, TrailingSlash, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use emporium_core::Settings;
+use emporium_core::settings::EmailBackend;
 use emporium_db::Pool;
+use emporium_mail::{Mailer, WorkerConfig, WorkerHandle};
 use tracing_actix_web::TracingLogger;
 
 use crate::extract::{MAX_BODY_BYTES, path_error};
@@ -21,11 +23,12 @@ use crate::routes;
 use crate::state::AppState;
 use crate::telemetry::RequestSpan;
 
-/// A built server, bound to its port and ready to run.
+/// A built server, bound to its port and ready to run, with its mail worker.
 pub struct Application {
     port: u16,
     server: Server,
     pool: Pool,
+    mail_worker: WorkerHandle,
 }
 
 impl Application {
@@ -57,9 +60,22 @@ impl Application {
         })?;
         let port = listener.local_addr()?.port();
 
+        let mailer = Mailer::from_settings(&settings.mail).context("mail settings")?;
+        if settings.mail.backend == EmailBackend::Log {
+            tracing::info!(
+                "EMAIL_BACKEND=log: emails are written to this log until SMTP is configured"
+            );
+        }
+        let mail_worker = emporium_mail::worker::spawn(
+            pool.clone(),
+            Arc::new(mailer),
+            WorkerConfig::from_settings(&settings.mail),
+        );
+
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             settings: Arc::new(settings),
+            mail: mail_worker.waker(),
         });
         let settings = Arc::clone(&state.settings);
         let mut server = HttpServer::new(move || {
@@ -77,6 +93,7 @@ impl Application {
             port,
             server: server.run(),
             pool,
+            mail_worker,
         })
     }
 
@@ -96,9 +113,13 @@ impl Application {
     }
 
     /// Serves until stopped. SIGINT and SIGTERM stop it gracefully: it stops accepting, lets
-    /// in-flight requests finish (up to `SHUTDOWN_TIMEOUT_SECS`), then returns.
+    /// in-flight requests finish (up to `SHUTDOWN_TIMEOUT_SECS`), stops the mail worker after
+    /// the message it is sending (unsent mail stays in the outbox for the next start), then
+    /// returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.mail_worker.stop().await;
+        served
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use actix_web::web;
 use emporium_core::Settings;
 use emporium_db::{Conn, Pool};
+use emporium_mail::worker::Waker;
 
 use crate::error::ApiError;
 
@@ -15,6 +16,8 @@ pub struct AppState {
     pub pool: Pool,
     /// The settings the server was started with.
     pub settings: Arc<Settings>,
+    /// Wakes the mail worker after a handler queued mail, so it goes out at once.
+    pub mail: Waker,
 }
 
 impl AppState {
