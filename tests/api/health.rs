@@ -37,3 +37,21 @@ async fn not_ready_when_no_database_connection_can_be_had() {
         "ready again once connections are free"
     );
 }
+
+#[actix_web::test]
+async fn not_ready_when_a_migration_is_pending() {
+    use diesel::connection::SimpleConnection;
+
+    let app = TestApp::spawn().await;
+    assert_eq!(app.get("/ready").await.status, 200);
+    // Forget that the latest migration ran: the binary is now ahead of the database.
+    app.pool
+        .get()
+        .expect("connection")
+        .batch_execute(
+            "DELETE FROM __diesel_schema_migrations \
+             WHERE version = (SELECT MAX(version) FROM __diesel_schema_migrations)",
+        )
+        .expect("forget a migration");
+    app.get("/ready").await.assert_problem(503, "not_ready");
+}

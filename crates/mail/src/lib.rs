@@ -17,4 +17,6 @@ pub use transport::{MailError, Mailer};
 pub use worker::{WorkerConfig, WorkerHandle};
 
 #[cfg(test)]
+mod strict_smtp;
+#[cfg(test)]
 mod tests;

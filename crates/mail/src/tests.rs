@@ -312,3 +312,97 @@ fn claimed_messages_are_leased() {
         "a crashed sender's message comes back after the lease"
     );
 }
+
+fn submission_settings(port: u16, password: &str, tls: MailTls) -> MailSettings {
+    MailSettings {
+        backend: EmailBackend::Smtp,
+        host: "localhost".into(),
+        tls,
+        username: Some("shop@emporium.test".into()),
+        password: Some(emporium_core::settings::Secret::new(password)),
+        ..smtp_settings(port)
+    }
+}
+
+async fn deliver_one(settings: &MailSettings, roots: &[Vec<u8>], to: &str) -> TestDb {
+    let db = TestDb::new();
+    let mailer = Mailer::from_settings_with_roots(settings, roots).unwrap();
+    let worker = worker::spawn(db.pool().clone(), Arc::new(mailer), fast(settings));
+    write_transaction(&mut db.conn(), |conn| {
+        outbox::enqueue(conn, &verification_mail(to), Utc::now())
+    })
+    .unwrap();
+    worker.wake();
+    wait_until(&db, "an attempt has finished", |entries| {
+        entries[0].status() == Status::Sent || entries[0].attempts >= 1
+    })
+    .await;
+    worker.stop().await;
+    db
+}
+
+#[tokio::test]
+async fn starttls_with_credentials_delivers_to_a_server_that_requires_them() {
+    let server = crate::strict_smtp::start("shop@emporium.test", "app-password-123").await;
+    let settings = submission_settings(server.port, "app-password-123", MailTls::StartTls);
+    let roots = [server.certificate_pem.clone().into_bytes()];
+    let db = deliver_one(&settings, &roots, "buyer@example.com").await;
+
+    let entry = &outbox::all(&mut db.conn()).unwrap()[0];
+    assert_eq!(entry.status(), Status::Sent, "{:?}", entry.last_error);
+    let received = server.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].user, "shop@emporium.test");
+    assert!(
+        received[0].from.contains("shop@emporium.test"),
+        "{}",
+        received[0].from
+    );
+    assert!(received[0].to[0].contains("buyer@example.com"));
+    assert!(
+        received[0]
+            .data
+            .contains("Subject: Confirm your email address for Emporium")
+    );
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_refused_and_the_mail_stays_queued() {
+    let server = crate::strict_smtp::start("shop@emporium.test", "app-password-123").await;
+    let settings = submission_settings(server.port, "wrong-password", MailTls::StartTls);
+    let roots = [server.certificate_pem.clone().into_bytes()];
+    let db = deliver_one(&settings, &roots, "buyer@example.com").await;
+
+    let entry = &outbox::all(&mut db.conn()).unwrap()[0];
+    assert_eq!(entry.status(), Status::Pending);
+    let error = entry.last_error.clone().unwrap_or_default();
+    assert!(
+        error.contains("535") || error.to_lowercase().contains("credentials"),
+        "{error}"
+    );
+    assert!(server.received.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn plaintext_is_refused_by_a_server_that_requires_tls() {
+    let server = crate::strict_smtp::start("shop@emporium.test", "app-password-123").await;
+    let settings = submission_settings(server.port, "app-password-123", MailTls::None);
+    let db = deliver_one(&settings, &[], "buyer@example.com").await;
+    let entry = &outbox::all(&mut db.conn()).unwrap()[0];
+    assert_eq!(entry.status(), Status::Pending);
+    assert!(
+        server.received.lock().unwrap().is_empty(),
+        "nothing crosses the wire unencrypted"
+    );
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_refused() {
+    let server = crate::strict_smtp::start("shop@emporium.test", "app-password-123").await;
+    let settings = submission_settings(server.port, "app-password-123", MailTls::StartTls);
+    // No extra root: the self-signed certificate is not trusted.
+    let db = deliver_one(&settings, &[], "buyer@example.com").await;
+    let entry = &outbox::all(&mut db.conn()).unwrap()[0];
+    assert_eq!(entry.status(), Status::Pending);
+    assert!(server.received.lock().unwrap().is_empty());
+}
