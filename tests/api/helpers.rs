@@ -1,30 +1,51 @@
-//! `TestApp`: the real application on a fresh temporary database and a free port.
+//! `TestApp`: the real application on a fresh temporary database, a free port, and its own
+//! real SMTP server (mailcrab, in-process) that the mail worker delivers to.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::http::Method;
 use actix_web::http::header::HeaderMap;
 use actix_web::web::{Bytes, ServiceConfig};
-use emporium::core::Settings;
+use emporium::auth::accounts::{self, NewAccount};
+use emporium::auth::{AuthConfig, Password, Role, User};
+use emporium::core::{Email, Settings};
 use emporium::db::{Pool, TestDb};
 use emporium_server::Application;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-/// A strong secret so tests never write a secret file.
-const TEST_JWT_SECRET: &str = "test-only-5d41402abc4b2a76b9719d911017c592-7f3e";
+/// The signing key of every test app, so tests can forge tokens with it.
+pub const TEST_JWT_SECRET: &str = "test-only-5d41402abc4b2a76b9719d911017c592-7f3e";
+/// Where links in test emails point.
+pub const PUBLIC_BASE_URL: &str = "http://shop.test";
 
-/// A running server on its own database.
+static NEXT_EMAIL: AtomicUsize = AtomicUsize::new(1);
+
+/// A fresh address no other test uses.
+pub fn unique_email(prefix: &str) -> String {
+    format!(
+        "{prefix}{}@example.com",
+        NEXT_EMAIL.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A running server on its own database, with its own SMTP server.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
     pub address: String,
-    /// Keeps the server's database folder until the app is dropped.
-    _db: TestDb,
     /// The pool the server itself uses.
     pub pool: Pool,
+    /// The server's account rules (same settings), for creating accounts directly.
+    pub auth: Arc<AuthConfig>,
     handle: ServerHandle,
     client: awc::Client,
+    mail: tokio::sync::Mutex<tokio::sync::broadcast::Receiver<mailcrab::MailMessage>>,
+    mail_server: mailcrab::TestMailServerHandle,
+    // Keeps the database folder until the app is dropped.
+    _db: TestDb,
 }
 
 /// A response, fully read.
@@ -33,6 +54,24 @@ pub struct TestResponse {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Bytes,
+}
+
+/// An account and the tokens of one signin.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: i64,
+    pub email: String,
+    pub password: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl TestApp {
@@ -44,6 +83,10 @@ impl TestApp {
     /// The app with extra environment variables and extra routes.
     pub async fn spawn_with(vars: &[(&str, &str)], routes: fn(&mut ServiceConfig)) -> TestApp {
         let db = TestDb::new();
+        let smtp_port = free_port();
+        let mail_server = mailcrab::development_mail_server([127, 0, 0, 1], smtp_port).await;
+        let mail = mail_server.rx.resubscribe();
+        let smtp_port = smtp_port.to_string();
         let mut env: HashMap<String, String> = HashMap::from([
             ("HOST".into(), "127.0.0.1".into()),
             ("PORT".into(), "0".into()),
@@ -52,11 +95,18 @@ impl TestApp {
             ("SQLITE_SYNCHRONOUS".into(), "NORMAL".into()),
             ("WORKERS".into(), "2".into()),
             ("SHUTDOWN_TIMEOUT_SECS".into(), "1".into()),
+            ("PUBLIC_BASE_URL".into(), PUBLIC_BASE_URL.into()),
+            ("EMAIL_BACKEND".into(), "mailpit".into()),
+            ("MAIL_HOST".into(), "127.0.0.1".into()),
+            ("MAIL_PORT".into(), smtp_port),
+            ("MAIL_RETRY_BASE_MS".into(), "100".into()),
+            ("MAIL_POLL_INTERVAL_MS".into(), "200".into()),
         ]);
         for (name, value) in vars {
             env.insert(name.to_string(), value.to_string());
         }
         let settings = Settings::from_lookup(|name| env.get(name).cloned()).expect("test settings");
+        let auth = Arc::new(AuthConfig::from_settings(&settings).expect("auth config"));
         let app = Application::build_with_routes(settings, routes)
             .await
             .expect("app builds");
@@ -69,18 +119,26 @@ impl TestApp {
             .finish();
         TestApp {
             address,
-            _db: db,
             pool,
+            auth,
             handle,
             client,
+            mail: tokio::sync::Mutex::new(mail),
+            mail_server,
+            _db: db,
         }
     }
 
-    /// A request to `path` on this app, to be sent with [`TestApp::send`] or
-    /// [`TestApp::send_body`].
+    /// A request to `path` on this app.
     pub fn request(&self, method: Method, path: &str) -> awc::ClientRequest {
         self.client
             .request(method, format!("{}{path}", self.address))
+    }
+
+    /// A request carrying `Authorization: Bearer token`.
+    pub fn request_as(&self, method: Method, path: &str, token: &str) -> awc::ClientRequest {
+        self.request(method, path)
+            .insert_header(("Authorization", format!("Bearer {token}")))
     }
 
     /// Sends a request without a body.
@@ -98,15 +156,119 @@ impl TestApp {
         read(request.send_body(body).await.expect("request sent")).await
     }
 
+    /// Sends a request with a JSON body.
+    pub async fn send_json(&self, request: awc::ClientRequest, body: &Value) -> TestResponse {
+        read(request.send_json(body).await.expect("request sent")).await
+    }
+
     /// `GET path`.
     pub async fn get(&self, path: &str) -> TestResponse {
         self.send(self.request(Method::GET, path)).await
     }
 
+    /// `GET path` as the holder of `token`.
+    pub async fn get_as(&self, path: &str, token: &str) -> TestResponse {
+        self.send(self.request_as(Method::GET, path, token)).await
+    }
+
     /// `POST path` with a JSON body.
     pub async fn post_json(&self, path: &str, body: &Value) -> TestResponse {
-        let request = self.request(Method::POST, path);
-        read(request.send_json(body).await.expect("request sent")).await
+        self.send_json(self.request(Method::POST, path), body).await
+    }
+
+    /// `POST path` with a JSON body, as the holder of `token`.
+    pub async fn post_json_as(&self, path: &str, token: &str, body: &Value) -> TestResponse {
+        self.send_json(self.request_as(Method::POST, path, token), body)
+            .await
+    }
+
+    /// `PATCH path` with a JSON body, as the holder of `token`.
+    pub async fn patch_json_as(&self, path: &str, token: &str, body: &Value) -> TestResponse {
+        self.send_json(self.request_as(Method::PATCH, path, token), body)
+            .await
+    }
+
+    /// Creates an account directly through the auth crate (no mail).
+    pub fn create_account(&self, email: &str, password: &str, role: Role, verified: bool) -> User {
+        let account = NewAccount {
+            name: "Test Person".into(),
+            email: Email::parse(email).expect("email"),
+            password: Password::parse(password).expect("password"),
+            role,
+            email_verified: verified,
+        };
+        let mut conn = self.pool.get().expect("connection");
+        accounts::create_account(&mut conn, &self.auth, account, chrono::Utc::now())
+            .expect("account")
+    }
+
+    /// `POST /auth/signin` with JSON.
+    pub async fn signin(&self, email: &str, password: &str) -> TestResponse {
+        self.post_json(
+            "/auth/signin",
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// A verified account of `role`, signed in.
+    pub async fn signed_in(&self, role: Role) -> TestUser {
+        let email = unique_email(if role == Role::Admin {
+            "admin"
+        } else {
+            "shopper"
+        });
+        let password = "correct horse battery".to_string();
+        let user = self.create_account(&email, &password, role, true);
+        let response = self.signin(&email, &password).await;
+        assert_eq!(
+            response.status,
+            200,
+            "signin: {}",
+            String::from_utf8_lossy(&response.body)
+        );
+        let tokens = response.json();
+        TestUser {
+            id: i64::from(user.id.get()),
+            email,
+            password,
+            access: tokens["access_token"]
+                .as_str()
+                .expect("access token")
+                .into(),
+            refresh: tokens["refresh_token"]
+                .as_str()
+                .expect("refresh token")
+                .into(),
+        }
+    }
+
+    /// A verified shopper, signed in.
+    pub async fn user(&self) -> TestUser {
+        self.signed_in(Role::User).await
+    }
+
+    /// A verified admin, signed in.
+    pub async fn admin(&self) -> TestUser {
+        self.signed_in(Role::Admin).await
+    }
+
+    /// The next email the SMTP server received (waits up to 10 s), as JSON with `subject`,
+    /// `to`, `text` and `html`.
+    pub async fn next_mail(&self) -> Value {
+        let mut rx = self.mail.lock().await;
+        match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+            Ok(Ok(message)) => serde_json::to_value(message).expect("mail as JSON"),
+            other => panic!("no mail arrived: {other:?}"),
+        }
+    }
+
+    /// True when no email arrives within `millis`.
+    pub async fn no_mail_within(&self, millis: u64) -> bool {
+        let mut rx = self.mail.lock().await;
+        tokio::time::timeout(Duration::from_millis(millis), rx.recv())
+            .await
+            .is_err()
     }
 }
 
@@ -114,7 +276,37 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // The stop command is sent at once; the returned future only waits for completion.
         drop(self.handle.stop(false));
+        self.mail_server.token.cancel();
     }
+}
+
+/// The first link in a mail's text part.
+pub fn link_in(mail: &Value) -> String {
+    let text = mail["text"].as_str().expect("text part");
+    let start = text.find("http").expect("a link");
+    text[start..]
+        .split_whitespace()
+        .next()
+        .expect("link")
+        .to_string()
+}
+
+/// The path and query of a link to the shop (what the test app is asked for).
+pub fn path_of(link: &str) -> String {
+    link.strip_prefix(PUBLIC_BASE_URL)
+        .unwrap_or_else(|| panic!("{link} is not under {PUBLIC_BASE_URL}"))
+        .to_string()
+}
+
+/// The `token` query parameter of a link.
+pub fn token_of(link: &str) -> String {
+    link.split("token=")
+        .nth(1)
+        .expect("token=")
+        .split('&')
+        .next()
+        .expect("token")
+        .to_string()
 }
 
 async fn read<S>(mut response: awc::ClientResponse<S>) -> TestResponse
@@ -178,6 +370,13 @@ impl TestResponse {
             self.header("x-request-id").is_some(),
             "every response carries X-Request-Id"
         );
+        if status == 401 {
+            assert!(
+                self.header("www-authenticate")
+                    .is_some_and(|v| v.starts_with("Bearer")),
+                "a 401 carries WWW-Authenticate: Bearer"
+            );
+        }
         body
     }
 

@@ -3,10 +3,13 @@
 //! One test binary with a module per area (many binaries link slowly).
 
 #![expect(
+    clippy::unwrap_used,
     clippy::expect_used,
     reason = "test code outside #[test] functions: a failed step must fail the test"
 )]
 
+mod auth;
 mod errors;
 mod health;
 mod helpers;
+mod users;

@@ -11,6 +11,7 @@ mod ids;
 mod money;
 mod page;
 pub mod settings;
+pub mod time;
 mod validation;
 
 pub use email::{Email, EmailError};

@@ -32,6 +32,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// Token signing and lifetimes.
     pub jwt: JwtSettings,
+    /// Password hashing cost.
+    pub argon2: Argon2Settings,
     /// Outgoing mail.
     pub mail: MailSettings,
     /// `ADMIN_EMAIL`: a verified admin with this address is created at start if absent.
@@ -101,6 +103,21 @@ pub struct JwtSettings {
     pub access_ttl_secs: u64,
     /// `REFRESH_TOKEN_TTL_SECS`.
     pub refresh_ttl_secs: u64,
+    /// `VERIFICATION_TOKEN_TTL_SECS`: how long an email-verification link works.
+    pub verification_ttl_secs: u64,
+    /// `RESET_TOKEN_TTL_SECS`: how long a password-reset link works.
+    pub reset_ttl_secs: u64,
+}
+
+/// Argon2id cost for new password hashes. Never below the OWASP minimum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Settings {
+    /// `ARGON2_MEMORY_KIB` (at least 19456).
+    pub memory_kib: u32,
+    /// `ARGON2_ITERATIONS` (at least 2).
+    pub iterations: u32,
+    /// `ARGON2_PARALLELISM` (at least 1).
+    pub parallelism: u32,
 }
 
 /// Where the JWT secret came from.
@@ -443,12 +460,49 @@ impl Settings {
                 "must be longer than ACCESS_TOKEN_TTL_SECS",
             ));
         }
+        let verification_ttl_secs = parse_var(
+            &get,
+            "VERIFICATION_TOKEN_TTL_SECS",
+            86_400,
+            "a number of seconds",
+        )?;
+        let reset_ttl_secs = parse_var(&get, "RESET_TOKEN_TTL_SECS", 1_800, "a number of seconds")?;
+        for (name, value) in [
+            ("VERIFICATION_TOKEN_TTL_SECS", verification_ttl_secs),
+            ("RESET_TOKEN_TTL_SECS", reset_ttl_secs),
+        ] {
+            if value == 0 {
+                return Err(invalid(name, "must be at least 1"));
+            }
+        }
         let jwt = JwtSettings {
             secret,
             source,
             access_ttl_secs,
             refresh_ttl_secs,
+            verification_ttl_secs,
+            reset_ttl_secs,
         };
+        let argon2 = Argon2Settings {
+            memory_kib: parse_var(&get, "ARGON2_MEMORY_KIB", 19_456, "a number of KiB")?,
+            iterations: parse_var(&get, "ARGON2_ITERATIONS", 2, "a count")?,
+            parallelism: parse_var(&get, "ARGON2_PARALLELISM", 1, "a count")?,
+        };
+        if argon2.memory_kib < 19_456 {
+            return Err(invalid(
+                "ARGON2_MEMORY_KIB",
+                "must be at least 19456 (OWASP minimum)",
+            ));
+        }
+        if argon2.iterations < 2 {
+            return Err(invalid(
+                "ARGON2_ITERATIONS",
+                "must be at least 2 (OWASP minimum)",
+            ));
+        }
+        if !(1..=16).contains(&argon2.parallelism) {
+            return Err(invalid("ARGON2_PARALLELISM", "must be from 1 to 16"));
+        }
 
         let mail = mail_settings(&get)?;
         let admin_email = match get("ADMIN_EMAIL") {
@@ -511,6 +565,7 @@ impl Settings {
             cors_allowed_origins,
             database,
             jwt,
+            argon2,
             mail,
             admin_email,
             admin_password,

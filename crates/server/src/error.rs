@@ -261,3 +261,91 @@ impl From<emporium_db::DbError> for ApiError {
         ApiError::internal(error)
     }
 }
+
+impl From<emporium_auth::AuthError> for ApiError {
+    fn from(error: emporium_auth::AuthError) -> Self {
+        use emporium_auth::AuthError as E;
+        let bearer = |error: ApiError, challenge: &'static str| {
+            error.with_header(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            )
+        };
+        let detail = error.to_string();
+        match error {
+            E::Validation(errors) => ApiError::validation(errors),
+            E::EmailTaken => {
+                ApiError::conflict("email_taken", "An account with this email already exists.")
+            }
+            E::InvalidCredentials => bearer(
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_credentials",
+                    "Wrong email or password.",
+                ),
+                "Bearer",
+            ),
+            E::EmailNotVerified => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "email_not_verified",
+                "Confirm your email address first: follow the link we sent, or ask for a new one at /auth/resend-verification.",
+            ),
+            E::AccountDisabled => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "account_disabled",
+                "This account is disabled.",
+            ),
+            E::Throttled { retry_after_secs } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("Too many failed signins. Try again in {retry_after_secs} seconds."),
+            )
+            .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_secs)),
+            E::InvalidAccessToken => bearer(
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_token",
+                    "The access token is invalid, expired or revoked.",
+                ),
+                "Bearer error=\"invalid_token\"",
+            ),
+            E::InvalidRefreshToken => bearer(
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_refresh_token",
+                    "The refresh token is invalid, expired or revoked.",
+                ),
+                "Bearer error=\"invalid_token\"",
+            ),
+            E::RefreshTokenReused => bearer(
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "refresh_token_reused",
+                    "This refresh token was already used, so the session was ended. Sign in again.",
+                ),
+                "Bearer error=\"invalid_token\"",
+            ),
+            E::TokenInvalid => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "token_invalid",
+                "This link is not valid.",
+            ),
+            E::TokenExpired => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "token_expired",
+                "This link has expired; ask for a new one.",
+            ),
+            E::TokenUsed => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "token_used",
+                "This link was already used.",
+            ),
+            E::NotFound => ApiError::not_found("No such account."),
+            E::LastAdmin => ApiError::conflict(
+                "last_admin",
+                "The last active admin cannot be demoted or disabled.",
+            ),
+            E::Database(_) | E::Internal(_) => ApiError::internal(anyhow::anyhow!(detail)),
+        }
+    }
+}

@@ -136,3 +136,69 @@ fn field_error(path: &str, message: &str) -> ApiError {
     };
     ApiError::validation(ValidationErrors::single(field, message))
 }
+
+/// A JSON body that may be absent: no body (or an empty one) gives `None`; a body that is
+/// present must be valid JSON of the right shape, exactly as for [`ApiJson`].
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let kind = content_type(req);
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = body.await.map_err(payload_error)?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(None));
+            }
+            if !kind.is_some_and(|ct| ct == "application/json" || ct.ends_with("+json")) {
+                return Err(ApiError::unsupported_media_type("application/json"));
+            }
+            parse_json(&bytes).map(|value| OptionalJson(Some(value)))
+        })
+    }
+}
+
+/// A body that may be JSON or an HTML form (`application/x-www-form-urlencoded`), as the
+/// OAuth2 password flow sends it. `J` and `F` are the two shapes.
+#[derive(Debug)]
+pub enum JsonOrForm<J, F> {
+    /// The body was JSON.
+    Json(J),
+    /// The body was a form.
+    Form(F),
+}
+
+impl<J: DeserializeOwned + 'static, F: DeserializeOwned + 'static> FromRequest
+    for JsonOrForm<J, F>
+{
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let kind = content_type(req);
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let form = match kind.as_deref() {
+                Some(ct) if ct == "application/json" || ct.ends_with("+json") => false,
+                Some("application/x-www-form-urlencoded") => true,
+                _ => {
+                    return Err(ApiError::unsupported_media_type(
+                        "application/json or application/x-www-form-urlencoded",
+                    ));
+                }
+            };
+            let bytes = body.await.map_err(payload_error)?;
+            if form {
+                let text = std::str::from_utf8(&bytes)
+                    .map_err(|_| ApiError::malformed_body("The form is not valid UTF-8."))?;
+                parse_query(text).map(JsonOrForm::Form)
+            } else {
+                parse_json(&bytes).map(JsonOrForm::Json)
+            }
+        })
+    }
+}

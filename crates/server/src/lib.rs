@@ -4,6 +4,7 @@
 //! extractors ([`extract`]), the problem+json error type ([`error`]), request ids and
 //! telemetry ([`middleware`], [`telemetry`]). Behaviour lives in the domain crates.
 
+pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod handlers;

@@ -24,6 +24,28 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage admin accounts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a verified admin account. The password is read from ADMIN_PASSWORD or, when
+    /// that is unset, from the first line of standard input; never from the command line.
+    Create {
+        /// The admin's email address.
+        #[arg(long)]
+        email: String,
+        /// The admin's display name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Make an existing account an admin.
+    Promote {
+        /// The account's email address.
+        email: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -54,6 +76,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => actix_web::rt::System::new().block_on(serve(settings)),
         Command::Migrate => migrate(&settings),
+        Command::Admin(command) => admin(&settings, command),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -84,4 +107,69 @@ fn migrate(settings: &Settings) -> anyhow::Result<()> {
         tracing::info!(%migration, "applied migration");
     }
     Ok(())
+}
+
+fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use emporium_auth::accounts::{self, NewAccount};
+    use emporium_auth::{AuthConfig, Password, Role};
+
+    let (pool, _) = emporium_db::connect(&settings.database)?;
+    let mut conn = pool.get()?;
+    let now = emporium_core::time::now();
+    match command {
+        AdminCommand::Create { email, name } => {
+            let email =
+                emporium_core::Email::parse(&email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+            let password = match &settings.admin_password {
+                Some(password) => password.expose().to_string(),
+                None => read_password_line().context("reading the password from standard input")?,
+            };
+            let password =
+                Password::parse(&password).map_err(|m| anyhow::anyhow!("password: {m}"))?;
+            let auth = AuthConfig::from_settings(settings)?;
+            let account = NewAccount {
+                name,
+                email,
+                password,
+                role: Role::Admin,
+                email_verified: true,
+            };
+            let user =
+                accounts::create_account(&mut conn, &auth, account, now).map_err(|e| match e {
+                    emporium_auth::AuthError::EmailTaken => {
+                        anyhow::anyhow!(
+                            "an account with this email exists; use `emporium admin promote EMAIL`"
+                        )
+                    }
+                    other => other.into(),
+                })?;
+            println!("created admin {} (id {})", user.email, user.id);
+        }
+        AdminCommand::Promote { email } => {
+            let email =
+                emporium_core::Email::parse(&email).map_err(|e| anyhow::anyhow!("EMAIL: {e}"))?;
+            let user = accounts::promote(&mut conn, &email, now).map_err(|e| match e {
+                emporium_auth::AuthError::NotFound => {
+                    anyhow::anyhow!("no account has the email {email}")
+                }
+                other => other.into(),
+            })?;
+            println!("{} is now an admin (id {})", user.email, user.id);
+        }
+    }
+    Ok(())
+}
+
+/// The first line of standard input, without its line ending (nothing else is trimmed).
+fn read_password_line() -> std::io::Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if std::io::stdin().is_terminal() {
+        eprint!("Password for the new admin (8 to 128 characters; it will be shown as you type): ");
+        std::io::stderr().flush()?;
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let line = line.strip_suffix('\n').unwrap_or(&line);
+    Ok(line.strip_suffix('\r').unwrap_or(line).to_string())
 }

@@ -4,12 +4,44 @@
 //! `/products/` and `/products` the same route without a redirect. Each path is a
 //! `web::resource` so that a wrong method is a 405, not a 404.
 
-use actix_web::web;
+use actix_web::web::{self, get, patch, post, resource};
 
-use crate::handlers::health;
+use crate::handlers::{auth, health, users};
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/health").route(web::get().to(health::health)))
-        .service(web::resource("/ready").route(web::get().to(health::ready)));
+    cfg
+        // Operations
+        .service(resource("/health").route(get().to(health::health)))
+        .service(resource("/ready").route(get().to(health::ready)))
+        // Auth
+        .service(resource("/auth/signup").route(post().to(auth::signup)))
+        .service(
+            resource("/auth/verify-email")
+                .route(post().to(auth::verify_email))
+                .route(get().to(auth::verify_email_link)),
+        )
+        .service(resource("/auth/resend-verification").route(post().to(auth::resend_verification)))
+        .service(resource("/auth/signin").route(post().to(auth::signin)))
+        .service(resource("/auth/refresh").route(post().to(auth::refresh)))
+        .service(resource("/auth/logout").route(post().to(auth::logout)))
+        .service(resource("/auth/forgot-password").route(post().to(auth::forgot_password)))
+        .service(
+            resource("/auth/reset-password")
+                .route(post().to(auth::reset_password))
+                .route(get().to(auth::reset_password_page)),
+        )
+        .service(resource("/auth/change-password").route(post().to(auth::change_password)))
+        // Users
+        .service(
+            resource("/users/me")
+                .route(get().to(users::me))
+                .route(patch().to(users::update_me)),
+        )
+        .service(resource("/users").route(get().to(users::list)))
+        .service(
+            resource("/users/{id}")
+                .route(get().to(users::get))
+                .route(patch().to(users::update)),
+        );
 }

@@ -10,6 +10,7 @@ use actix_web::http::header;
 use actix_web::middleware::{Condition, NormalizePath, TrailingSlash, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
+use emporium_auth::AuthConfig;
 use emporium_core::Settings;
 use emporium_core::settings::EmailBackend;
 use emporium_db::Pool;
@@ -72,10 +73,14 @@ impl Application {
             WorkerConfig::from_settings(&settings.mail),
         );
 
+        let auth = AuthConfig::from_settings(&settings).context("account settings")?;
+        bootstrap_admin(&settings, &auth, &pool)?;
+
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             settings: Arc::new(settings),
             mail: mail_worker.waker(),
+            auth: Arc::new(auth),
         });
         let settings = Arc::clone(&state.settings);
         let mut server = HttpServer::new(move || {
@@ -174,4 +179,32 @@ fn cors(origins: &[String]) -> Condition<Cors> {
         };
     }
     Condition::new(!origins.is_empty(), cors)
+}
+
+/// Creates the verified admin `ADMIN_EMAIL` with `ADMIN_PASSWORD` if no account has that
+/// email. An existing account is left as it is (its password is not changed).
+fn bootstrap_admin(settings: &Settings, auth: &AuthConfig, pool: &Pool) -> anyhow::Result<()> {
+    let Some(email) = &settings.admin_email else {
+        return Ok(());
+    };
+    let password = settings
+        .admin_password
+        .as_ref()
+        .context("ADMIN_PASSWORD: is required when ADMIN_EMAIL is set")?;
+    let password = emporium_auth::Password::parse(password.expose())
+        .map_err(|message| anyhow::anyhow!("ADMIN_PASSWORD: {message}"))?;
+    let mut conn = pool.get()?;
+    match emporium_auth::accounts::ensure_admin(
+        &mut conn,
+        auth,
+        email,
+        &password,
+        emporium_core::time::now(),
+    )? {
+        Some(user) => {
+            tracing::info!(email = %user.email, "created the admin account from ADMIN_EMAIL")
+        }
+        None => tracing::debug!(%email, "ADMIN_EMAIL already has an account"),
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use actix_web::web;
+use emporium_auth::AuthConfig;
 use emporium_core::Settings;
 use emporium_db::{Conn, Pool};
 use emporium_mail::worker::Waker;
@@ -18,6 +19,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Wakes the mail worker after a handler queued mail, so it goes out at once.
     pub mail: Waker,
+    /// Token keys, password hasher and account rules.
+    pub auth: Arc<AuthConfig>,
 }
 
 impl AppState {

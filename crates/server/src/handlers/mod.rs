@@ -1,7 +1,9 @@
 //! Request handlers, one module per area. Each handler extracts, calls a domain function
 //! through [`AppState::db`](crate::state::AppState::db), and maps the result.
 
+pub mod auth;
 pub mod health;
+pub mod users;
 
 use crate::error::ApiError;
 

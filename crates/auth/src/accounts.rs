@@ -1,0 +1,625 @@
+//! Accounts: signup with email verification, password reset and change, and admin management.
+//!
+//! Every function that sends mail queues it in the outbox inside its own transaction.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use emporium_core::{Email, Page, PageRequest, UserId, ValidationErrors};
+use emporium_db::schema::{email_tokens, sessions, users};
+use emporium_db::{Conn, write_transaction};
+use emporium_mail::{MessageKind, OutgoingMail, templates};
+use serde::Deserialize;
+
+use crate::password::{Password, Verified};
+use crate::tokens::{random_token, sha256_hex};
+use crate::user::{self, UserRow};
+use crate::{AuthConfig, AuthError, Principal, Role, User};
+
+/// The longest display name, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// Checks a display name: trimmed, 1..=100 characters, no control characters.
+pub fn parse_name(text: &str) -> Result<String, &'static str> {
+    let name = text.trim();
+    if name.is_empty() {
+        Err("is required")
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        Err("must be at most 100 characters")
+    } else if name.chars().any(char::is_control) {
+        Err("must not contain control characters")
+    } else {
+        Ok(name.to_string())
+    }
+}
+
+fn required(value: &Option<String>) -> Result<&str, &'static str> {
+    value.as_deref().ok_or("is required")
+}
+
+/// A signup as a client sends it. Fields are optional here so that every missing or invalid
+/// one is reported at once; any `role` in the input is ignored (new accounts are users).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SignupRequest {
+    /// Display name.
+    pub name: Option<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// Password, exactly as typed.
+    pub password: Option<String>,
+}
+
+/// A checked signup.
+#[derive(Debug, Clone)]
+pub struct Signup {
+    name: String,
+    email: Email,
+    password: Password,
+}
+
+impl TryFrom<SignupRequest> for Signup {
+    type Error = ValidationErrors;
+
+    fn try_from(request: SignupRequest) -> Result<Self, Self::Error> {
+        let mut errors = ValidationErrors::new();
+        let name = errors.check("name", required(&request.name).and_then(parse_name));
+        let email = errors.check(
+            "email",
+            required(&request.email).and_then(|e| Email::parse(e).map_err(|e| email_message(&e))),
+        );
+        let password = errors.check(
+            "password",
+            required(&request.password).and_then(Password::parse),
+        );
+        errors.finish((|| {
+            Some(Signup {
+                name: name?,
+                email: email?,
+                password: password?,
+            })
+        })())
+    }
+}
+
+fn email_message(error: &emporium_core::EmailError) -> &'static str {
+    match error {
+        emporium_core::EmailError::Empty => "is required",
+        emporium_core::EmailError::TooLong => "must be at most 254 characters",
+        emporium_core::EmailError::Invalid => "must be a valid email address",
+    }
+}
+
+/// Parses an email field of a request, as a 422 naming `email` when it is bad.
+pub fn parse_email_field(text: &str) -> Result<Email, AuthError> {
+    Email::parse(text).map_err(|e| ValidationErrors::single("email", email_message(&e)).into())
+}
+
+/// Parses a new password field, as a 422 naming `field` when it is bad.
+pub fn parse_password_field(field: &str, text: &str) -> Result<Password, AuthError> {
+    Password::parse(text).map_err(|m| ValidationErrors::single(field, m).into())
+}
+
+fn unique_violation(error: &DieselError) -> bool {
+    matches!(
+        error,
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+/// Creates an unverified `user` account and queues its verification email.
+///
+/// The password is hashed before the write transaction opens, so the database lock is never
+/// held for the hash.
+pub fn signup(
+    conn: &mut Conn,
+    config: &AuthConfig,
+    signup: Signup,
+    now: DateTime<Utc>,
+) -> Result<User, AuthError> {
+    let hash = config.hasher.hash(signup.password.expose())?;
+    write_transaction(conn, |conn| {
+        if user::find_by_email(conn, &signup.email)?.is_some() {
+            return Err(AuthError::EmailTaken);
+        }
+        let row = insert_user(
+            conn,
+            &signup.name,
+            &signup.email,
+            &hash,
+            Role::User,
+            false,
+            now,
+        )?;
+        send_verification(conn, config, &row, now)?;
+        Ok(row.to_user())
+    })
+}
+
+fn insert_user(
+    conn: &mut Conn,
+    name: &str,
+    email: &Email,
+    hash: &str,
+    role: Role,
+    verified: bool,
+    now: DateTime<Utc>,
+) -> Result<UserRow, AuthError> {
+    let at = now.naive_utc();
+    let id: UserId = diesel::insert_into(users::table)
+        .values((
+            users::name.eq(name),
+            users::email.eq(email),
+            users::password_hash.eq(hash),
+            users::role.eq(role.as_str()),
+            users::is_active.eq(true),
+            users::email_verified.eq(verified),
+            users::created_at.eq(at),
+            users::updated_at.eq(at),
+        ))
+        .returning(users::id)
+        .get_result(conn)
+        .map_err(|e| {
+            if unique_violation(&e) {
+                AuthError::EmailTaken
+            } else {
+                e.into()
+            }
+        })?;
+    user::find(conn, id)?.ok_or(AuthError::NotFound)
+}
+
+/// What a single-use email token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    VerifyEmail,
+    ResetPassword,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::VerifyEmail => "verify_email",
+            Purpose::ResetPassword => "reset_password",
+        }
+    }
+}
+
+/// Stores the hash of a new random token and returns the token.
+fn issue_token(
+    conn: &mut Conn,
+    user: UserId,
+    purpose: Purpose,
+    ttl: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<String, AuthError> {
+    let token = random_token()?;
+    diesel::insert_into(email_tokens::table)
+        .values((
+            email_tokens::user_id.eq(user),
+            email_tokens::purpose.eq(purpose.as_str()),
+            email_tokens::token_hash.eq(sha256_hex(&token)),
+            email_tokens::created_at.eq(now.naive_utc()),
+            email_tokens::expires_at.eq((now + ttl).naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(token)
+}
+
+/// Spends a token: it must exist for `purpose`, be unused and unexpired. Returns its user.
+/// The conditional update makes two concurrent uses of one token succeed at most once.
+fn consume_token(
+    conn: &mut Conn,
+    token: &str,
+    purpose: Purpose,
+    now: DateTime<Utc>,
+) -> Result<UserId, AuthError> {
+    let found: Option<(
+        i32,
+        UserId,
+        chrono::NaiveDateTime,
+        Option<chrono::NaiveDateTime>,
+    )> = email_tokens::table
+        .filter(email_tokens::token_hash.eq(sha256_hex(token)))
+        .filter(email_tokens::purpose.eq(purpose.as_str()))
+        .select((
+            email_tokens::id,
+            email_tokens::user_id,
+            email_tokens::expires_at,
+            email_tokens::used_at,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((id, user_id, expires_at, used_at)) = found else {
+        return Err(AuthError::TokenInvalid);
+    };
+    if used_at.is_some() {
+        return Err(AuthError::TokenUsed);
+    }
+    if expires_at <= now.naive_utc() {
+        return Err(AuthError::TokenExpired);
+    }
+    let spent = diesel::update(
+        email_tokens::table
+            .find(id)
+            .filter(email_tokens::used_at.is_null()),
+    )
+    .set(email_tokens::used_at.eq(Some(now.naive_utc())))
+    .execute(conn)?;
+    if spent == 0 {
+        return Err(AuthError::TokenUsed);
+    }
+    Ok(user_id)
+}
+
+fn link(config: &AuthConfig, path: &str, token: &str) -> String {
+    format!("{}{path}?token={token}", config.public_base_url)
+}
+
+fn queue(
+    conn: &mut Conn,
+    kind: MessageKind,
+    row: &UserRow,
+    content: templates::Content,
+    now: DateTime<Utc>,
+) -> Result<(), AuthError> {
+    let mail = OutgoingMail {
+        kind,
+        to: row.email.clone(),
+        to_name: row.name.clone(),
+        content,
+    };
+    emporium_mail::enqueue(conn, &mail, now)?;
+    Ok(())
+}
+
+fn send_verification(
+    conn: &mut Conn,
+    config: &AuthConfig,
+    row: &UserRow,
+    now: DateTime<Utc>,
+) -> Result<(), AuthError> {
+    let token = issue_token(
+        conn,
+        row.id,
+        Purpose::VerifyEmail,
+        config.verification_ttl,
+        now,
+    )?;
+    let hours = u64::try_from(config.verification_ttl.num_hours())
+        .unwrap_or(0)
+        .max(1);
+    let content = templates::verification(
+        &config.shop_name,
+        &row.name,
+        &link(config, "/auth/verify-email", &token),
+        hours,
+    );
+    queue(conn, MessageKind::Verification, row, content, now)
+}
+
+/// Marks the account of a verification token verified and queues the welcome email.
+pub fn verify_email(
+    conn: &mut Conn,
+    config: &AuthConfig,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<User, AuthError> {
+    write_transaction(conn, |conn| {
+        let user_id = consume_token(conn, token, Purpose::VerifyEmail, now)?;
+        diesel::update(users::table.find(user_id))
+            .set((
+                users::email_verified.eq(true),
+                users::updated_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?;
+        let row = user::find(conn, user_id)?.ok_or(AuthError::TokenInvalid)?;
+        let content = templates::welcome(&config.shop_name, &row.name, &config.public_base_url);
+        queue(conn, MessageKind::Welcome, &row, content, now)?;
+        Ok(row.to_user())
+    })
+}
+
+/// Sends a new verification link if `email` belongs to an active, unverified account, and
+/// does nothing otherwise: the caller answers the same either way.
+pub fn resend_verification(
+    conn: &mut Conn,
+    config: &AuthConfig,
+    email: &Email,
+    now: DateTime<Utc>,
+) -> Result<(), AuthError> {
+    write_transaction(conn, |conn| match user::find_by_email(conn, email)? {
+        Some(row) if row.is_active && !row.email_verified => {
+            send_verification(conn, config, &row, now)
+        }
+        _ => Ok(()),
+    })
+}
+
+/// Sends a password-reset link if `email` belongs to an active account, and does nothing
+/// otherwise. Earlier reset links of the account stop working.
+pub fn forgot_password(
+    conn: &mut Conn,
+    config: &AuthConfig,
+    email: &Email,
+    now: DateTime<Utc>,
+) -> Result<(), AuthError> {
+    write_transaction(conn, |conn| {
+        let Some(row) = user::find_by_email(conn, email)?.filter(|row| row.is_active) else {
+            return Ok(());
+        };
+        diesel::update(
+            email_tokens::table
+                .filter(email_tokens::user_id.eq(row.id))
+                .filter(email_tokens::purpose.eq(Purpose::ResetPassword.as_str()))
+                .filter(email_tokens::used_at.is_null()),
+        )
+        .set(email_tokens::used_at.eq(Some(now.naive_utc())))
+        .execute(conn)?;
+        let token = issue_token(conn, row.id, Purpose::ResetPassword, config.reset_ttl, now)?;
+        let minutes = u64::try_from(config.reset_ttl.num_minutes())
+            .unwrap_or(0)
+            .max(1);
+        let content = templates::password_reset(
+            &config.shop_name,
+            &row.name,
+            &link(config, "/auth/reset-password", &token),
+            minutes,
+        );
+        queue(conn, MessageKind::PasswordReset, &row, content, now)
+    })
+}
+
+/// Sets a new password with a reset token, revokes every session of the account, marks the
+/// email verified (the link proved the address), and queues a notice.
+pub fn reset_password(
+    conn: &mut Conn,
+    config: &AuthConfig,
+    token: &str,
+    new_password: &Password,
+    now: DateTime<Utc>,
+) -> Result<(), AuthError> {
+    let hash = config.hasher.hash(new_password.expose())?;
+    write_transaction(conn, |conn| {
+        let user_id = consume_token(conn, token, Purpose::ResetPassword, now)?;
+        diesel::update(users::table.find(user_id))
+            .set((
+                users::password_hash.eq(&hash),
+                users::email_verified.eq(true),
+                users::updated_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?;
+        revoke_sessions(conn, user_id, None, now)?;
+        let row = user::find(conn, user_id)?.ok_or(AuthError::TokenInvalid)?;
+        queue(
+            conn,
+            MessageKind::PasswordChanged,
+            &row,
+            templates::password_changed(&config.shop_name, &row.name),
+            now,
+        )
+    })
+}
+
+/// Changes the signed-in user's password after checking the current one; every other
+/// session of the account is revoked and a notice is queued.
+pub fn change_password(
+    conn: &mut Conn,
+    config: &AuthConfig,
+    principal: &Principal,
+    current: &str,
+    new_password: &Password,
+    now: DateTime<Utc>,
+) -> Result<(), AuthError> {
+    let row = user::find(conn, principal.user_id)?.ok_or(AuthError::InvalidAccessToken)?;
+    if config.hasher.verify(current, &row.password_hash) == Verified::No {
+        return Err(ValidationErrors::single("current_password", "is incorrect").into());
+    }
+    let hash = config.hasher.hash(new_password.expose())?;
+    write_transaction(conn, |conn| {
+        diesel::update(users::table.find(row.id))
+            .set((
+                users::password_hash.eq(&hash),
+                users::updated_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?;
+        revoke_sessions(conn, row.id, Some(principal.session_id), now)?;
+        queue(
+            conn,
+            MessageKind::PasswordChanged,
+            &row,
+            templates::password_changed(&config.shop_name, &row.name),
+            now,
+        )
+    })
+}
+
+/// Revokes every live session of `user`, except `keep`.
+pub(crate) fn revoke_sessions(
+    conn: &mut Conn,
+    user: UserId,
+    keep: Option<emporium_core::SessionId>,
+    now: DateTime<Utc>,
+) -> Result<usize, AuthError> {
+    let live = sessions::table
+        .filter(sessions::user_id.eq(user))
+        .filter(sessions::revoked_at.is_null());
+    let revoked = match keep {
+        Some(keep) => diesel::update(live.filter(sessions::id.ne(keep)))
+            .set(sessions::revoked_at.eq(Some(now.naive_utc())))
+            .execute(conn)?,
+        None => diesel::update(live)
+            .set(sessions::revoked_at.eq(Some(now.naive_utc())))
+            .execute(conn)?,
+    };
+    Ok(revoked)
+}
+
+/// An account created by an operator (command line, `ADMIN_EMAIL`, demo data, tests).
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// Display name.
+    pub name: String,
+    /// Email address.
+    pub email: Email,
+    /// Password.
+    pub password: Password,
+    /// Role.
+    pub role: Role,
+    /// Whether the email counts as verified.
+    pub email_verified: bool,
+}
+
+/// Creates an account as given, sending no mail. `EmailTaken` if the email is in use.
+pub fn create_account(
+    conn: &mut Conn,
+    config: &AuthConfig,
+    account: NewAccount,
+    now: DateTime<Utc>,
+) -> Result<User, AuthError> {
+    let name = parse_name(&account.name).map_err(|m| ValidationErrors::single("name", m))?;
+    let hash = config.hasher.hash(account.password.expose())?;
+    write_transaction(conn, |conn| {
+        insert_user(
+            conn,
+            &name,
+            &account.email,
+            &hash,
+            account.role,
+            account.email_verified,
+            now,
+        )
+        .map(|row| row.to_user())
+    })
+}
+
+/// Makes the account with `email` an admin.
+pub fn promote(conn: &mut Conn, email: &Email, now: DateTime<Utc>) -> Result<User, AuthError> {
+    write_transaction(conn, |conn| {
+        let row = user::find_by_email(conn, email)?.ok_or(AuthError::NotFound)?;
+        diesel::update(users::table.find(row.id))
+            .set((
+                users::role.eq(Role::Admin.as_str()),
+                users::updated_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?;
+        Ok(user::find(conn, row.id)?
+            .ok_or(AuthError::NotFound)?
+            .to_user())
+    })
+}
+
+/// The account with `id`.
+pub fn get_user(conn: &mut Conn, id: UserId) -> Result<User, AuthError> {
+    Ok(user::find(conn, id)?.ok_or(AuthError::NotFound)?.to_user())
+}
+
+/// The account with `email`, if any.
+pub fn find_by_email(conn: &mut Conn, email: &Email) -> Result<Option<User>, AuthError> {
+    Ok(user::find_by_email(conn, email)?.map(|row| row.to_user()))
+}
+
+/// Renames an account.
+pub fn update_name(
+    conn: &mut Conn,
+    id: UserId,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<User, AuthError> {
+    let name = parse_name(name).map_err(|m| ValidationErrors::single("name", m))?;
+    write_transaction(conn, |conn| {
+        let updated = diesel::update(users::table.find(id))
+            .set((users::name.eq(&name), users::updated_at.eq(now.naive_utc())))
+            .execute(conn)?;
+        if updated == 0 {
+            return Err(AuthError::NotFound);
+        }
+        get_user(conn, id)
+    })
+}
+
+/// One page of every account, oldest first (ties by id).
+pub fn list_users(conn: &mut Conn, page: PageRequest) -> Result<Page<User>, AuthError> {
+    let total: i64 = users::table.count().get_result(conn)?;
+    let rows: Vec<UserRow> = users::table
+        .order((users::created_at.asc(), users::id.asc()))
+        .limit(page.limit())
+        .offset(page.offset())
+        .select(UserRow::as_select())
+        .load(conn)?;
+    Ok(Page::new(
+        rows.iter().map(UserRow::to_user).collect(),
+        page,
+        total,
+    ))
+}
+
+/// What an admin may change about an account.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AdminChanges {
+    /// New role.
+    pub role: Option<Role>,
+    /// Enable or disable.
+    pub is_active: Option<bool>,
+}
+
+/// Applies an admin's changes to an account. They take effect on the account's next request
+/// (roles and the active flag are read from the database on every request). Refuses to leave
+/// the shop without an active admin.
+pub fn admin_update(
+    conn: &mut Conn,
+    id: UserId,
+    changes: AdminChanges,
+    now: DateTime<Utc>,
+) -> Result<User, AuthError> {
+    write_transaction(conn, |conn| {
+        let row = user::find(conn, id)?.ok_or(AuthError::NotFound)?;
+        let was_active_admin = row.role() == Role::Admin && row.is_active;
+        let role = changes.role.unwrap_or(row.role());
+        let is_active = changes.is_active.unwrap_or(row.is_active);
+        if was_active_admin && !(role == Role::Admin && is_active) {
+            let active_admins: i64 = users::table
+                .filter(users::role.eq(Role::Admin.as_str()))
+                .filter(users::is_active.eq(true))
+                .count()
+                .get_result(conn)?;
+            if active_admins <= 1 {
+                return Err(AuthError::LastAdmin);
+            }
+        }
+        diesel::update(users::table.find(id))
+            .set((
+                users::role.eq(role.as_str()),
+                users::is_active.eq(is_active),
+                users::updated_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?;
+        get_user(conn, id)
+    })
+}
+
+/// Creates the verified admin `email` if no account has that email (the `ADMIN_EMAIL` start-up
+/// bootstrap). Returns the account when it was created.
+pub fn ensure_admin(
+    conn: &mut Conn,
+    config: &AuthConfig,
+    email: &Email,
+    password: &Password,
+    now: DateTime<Utc>,
+) -> Result<Option<User>, AuthError> {
+    if user::find_by_email(conn, email)?.is_some() {
+        return Ok(None);
+    }
+    let account = NewAccount {
+        name: "Administrator".into(),
+        email: email.clone(),
+        password: password.clone(),
+        role: Role::Admin,
+        email_verified: true,
+    };
+    match create_account(conn, config, account, now) {
+        Ok(user) => Ok(Some(user)),
+        // Another process created it in the meantime.
+        Err(AuthError::EmailTaken) => Ok(None),
+        Err(e) => Err(e),
+    }
+}

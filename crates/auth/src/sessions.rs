@@ -1,0 +1,298 @@
+//! Sessions: signin, rotating refresh tokens with reuse detection, logout, and checking an
+//! access token on every request.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use emporium_core::{Email, SessionId, UserId};
+use emporium_db::schema::{sessions, users};
+use emporium_db::{Conn, write_transaction};
+use serde::Serialize;
+
+use crate::password::Verified;
+use crate::tokens::{AUDIENCE, Claims, ISSUER, TokenType, random_token};
+use crate::user::{self, UserRow};
+use crate::{AuthConfig, AuthError, Principal, Role, throttle};
+
+/// What signin and refresh return.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenPair {
+    /// Short-lived bearer token for API calls.
+    pub access_token: String,
+    /// Single-use token for `/auth/refresh`.
+    pub refresh_token: String,
+    /// Always `bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+fn issue_pair(
+    config: &AuthConfig,
+    user: UserId,
+    session: SessionId,
+    refresh_jti: &str,
+    now: DateTime<Utc>,
+) -> Result<TokenPair, AuthError> {
+    let claims = |typ, jti: String, ttl: chrono::Duration| Claims {
+        iss: ISSUER.into(),
+        aud: AUDIENCE.into(),
+        sub: user.to_string(),
+        exp: (now + ttl).timestamp(),
+        iat: now.timestamp(),
+        jti,
+        typ,
+        sid: session.get(),
+    };
+    let access = config.keys.sign(&claims(
+        TokenType::Access,
+        random_token()?,
+        config.access_ttl,
+    ))?;
+    let refresh = config.keys.sign(&claims(
+        TokenType::Refresh,
+        refresh_jti.to_string(),
+        config.refresh_ttl,
+    ))?;
+    Ok(TokenPair {
+        access_token: access,
+        refresh_token: refresh,
+        token_type: "bearer",
+        expires_in: config.access_ttl.num_seconds(),
+    })
+}
+
+/// Signs in with an email and a password, from client address `ip` (for throttling).
+///
+/// Throttling is checked first, before any hashing. An unknown email costs one hash like a
+/// wrong password and gives the same error. Only a correct password learns whether the
+/// account is disabled or unverified. A carried-over bcrypt hash (or an Argon2 hash with
+/// older parameters) is replaced on success.
+pub fn signin(
+    conn: &mut Conn,
+    config: &AuthConfig,
+    email: &str,
+    password: &str,
+    ip: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<TokenPair, AuthError> {
+    let parsed = Email::parse(email).ok();
+    let subject = parsed
+        .as_ref()
+        .map_or_else(|| email.trim().to_lowercase(), |e| e.as_str().to_string());
+    throttle::check(conn, config, &subject, ip, now)?;
+
+    let row = match &parsed {
+        Some(email) => user::find_by_email(conn, email)?,
+        None => None,
+    };
+    let verified = match &row {
+        Some(row) => config.hasher.verify(password, &row.password_hash),
+        None => config.hasher.verify_nobody(password),
+    };
+    let (row, rehash) = match (row, verified) {
+        (Some(row), Verified::Yes { rehash }) => (row, rehash),
+        _ => {
+            throttle::record_failure(conn, config, &subject, ip, now)?;
+            return Err(AuthError::InvalidCredentials);
+        }
+    };
+    throttle::clear_email(conn, &subject)?;
+    if !row.is_active {
+        return Err(AuthError::AccountDisabled);
+    }
+    if config.require_email_verification && !row.email_verified {
+        return Err(AuthError::EmailNotVerified);
+    }
+    let new_hash = if rehash {
+        Some(config.hasher.hash(password)?)
+    } else {
+        None
+    };
+    write_transaction(conn, |conn| {
+        if let Some(hash) = &new_hash {
+            diesel::update(users::table.find(row.id))
+                .set((
+                    users::password_hash.eq(hash),
+                    users::updated_at.eq(now.naive_utc()),
+                ))
+                .execute(conn)?;
+        }
+        start_session(conn, config, &row, now)
+    })
+}
+
+fn start_session(
+    conn: &mut Conn,
+    config: &AuthConfig,
+    row: &UserRow,
+    now: DateTime<Utc>,
+) -> Result<TokenPair, AuthError> {
+    let jti = random_token()?;
+    let at = now.naive_utc();
+    let session: SessionId = diesel::insert_into(sessions::table)
+        .values((
+            sessions::user_id.eq(row.id),
+            sessions::refresh_jti.eq(&jti),
+            sessions::created_at.eq(at),
+            sessions::last_used_at.eq(at),
+            sessions::expires_at.eq((now + config.refresh_ttl).naive_utc()),
+        ))
+        .returning(sessions::id)
+        .get_result(conn)?;
+    issue_pair(config, row.id, session, &jti, now)
+}
+
+enum Rotation {
+    Rotated(TokenPair),
+    Reused,
+    Refused(AuthError),
+}
+
+/// Exchanges a refresh token for a new pair. The old refresh token is spent; presenting a
+/// spent one again revokes the whole session (someone else may hold a copy of it).
+pub fn refresh(
+    conn: &mut Conn,
+    config: &AuthConfig,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<TokenPair, AuthError> {
+    let claims = config
+        .keys
+        .check(token, TokenType::Refresh)
+        .ok_or(AuthError::InvalidRefreshToken)?;
+    let session_id = SessionId(claims.sid);
+    let outcome = write_transaction(conn, |conn| -> Result<Rotation, AuthError> {
+        let found: Option<(UserId, String, NaiveDateTime, Option<NaiveDateTime>)> = sessions::table
+            .find(session_id)
+            .select((
+                sessions::user_id,
+                sessions::refresh_jti,
+                sessions::expires_at,
+                sessions::revoked_at,
+            ))
+            .first(conn)
+            .optional()?;
+        let Some((user_id, current_jti, expires_at, revoked_at)) = found else {
+            return Ok(Rotation::Refused(AuthError::InvalidRefreshToken));
+        };
+        if revoked_at.is_some()
+            || expires_at <= now.naive_utc()
+            || user_id.to_string() != claims.sub
+        {
+            return Ok(Rotation::Refused(AuthError::InvalidRefreshToken));
+        }
+        if current_jti != claims.jti {
+            diesel::update(sessions::table.find(session_id))
+                .set(sessions::revoked_at.eq(Some(now.naive_utc())))
+                .execute(conn)?;
+            return Ok(Rotation::Reused);
+        }
+        let row = user::find(conn, user_id)?.ok_or(AuthError::InvalidRefreshToken)?;
+        if !row.is_active {
+            return Ok(Rotation::Refused(AuthError::AccountDisabled));
+        }
+        let next_jti = random_token()?;
+        diesel::update(
+            sessions::table
+                .find(session_id)
+                .filter(sessions::refresh_jti.eq(&claims.jti)),
+        )
+        .set((
+            sessions::refresh_jti.eq(&next_jti),
+            sessions::last_used_at.eq(now.naive_utc()),
+            sessions::expires_at.eq((now + config.refresh_ttl).naive_utc()),
+        ))
+        .execute(conn)?;
+        Ok(Rotation::Rotated(issue_pair(
+            config, user_id, session_id, &next_jti, now,
+        )?))
+    })?;
+    match outcome {
+        Rotation::Rotated(pair) => Ok(pair),
+        Rotation::Reused => {
+            tracing::warn!(session = %session_id, "refresh token reused; session revoked");
+            Err(AuthError::RefreshTokenReused)
+        }
+        Rotation::Refused(error) => Err(error),
+    }
+}
+
+/// Ends the principal's session, or every session of the account with `all_sessions`.
+pub fn logout(
+    conn: &mut Conn,
+    principal: &Principal,
+    all_sessions: bool,
+    now: DateTime<Utc>,
+) -> Result<(), AuthError> {
+    write_transaction(conn, |conn| {
+        if all_sessions {
+            crate::accounts::revoke_sessions(conn, principal.user_id, None, now)?;
+        } else {
+            diesel::update(
+                sessions::table
+                    .find(principal.session_id)
+                    .filter(sessions::revoked_at.is_null()),
+            )
+            .set(sessions::revoked_at.eq(Some(now.naive_utc())))
+            .execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
+/// Checks an access token and returns who it belongs to, reading the session and the account
+/// in one indexed query, so that logout, password changes, role changes and disabling an
+/// account all take effect on the next request.
+///
+/// Errors: `InvalidAccessToken` (bad, expired, refresh-typed, or revoked session);
+/// `AccountDisabled`; `EmailNotVerified` when verification is required.
+pub fn authenticate(
+    conn: &mut Conn,
+    config: &AuthConfig,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Principal, AuthError> {
+    let claims = config
+        .keys
+        .check(token, TokenType::Access)
+        .ok_or(AuthError::InvalidAccessToken)?;
+    let session_id = SessionId(claims.sid);
+    let found: Option<(
+        UserId,
+        Option<NaiveDateTime>,
+        NaiveDateTime,
+        String,
+        bool,
+        bool,
+    )> = sessions::table
+        .inner_join(users::table)
+        .filter(sessions::id.eq(session_id))
+        .select((
+            sessions::user_id,
+            sessions::revoked_at,
+            sessions::expires_at,
+            users::role,
+            users::is_active,
+            users::email_verified,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((user_id, revoked_at, expires_at, role, is_active, email_verified)) = found else {
+        return Err(AuthError::InvalidAccessToken);
+    };
+    if revoked_at.is_some() || expires_at <= now.naive_utc() || user_id.to_string() != claims.sub {
+        return Err(AuthError::InvalidAccessToken);
+    }
+    if !is_active {
+        return Err(AuthError::AccountDisabled);
+    }
+    if config.require_email_verification && !email_verified {
+        return Err(AuthError::EmailNotVerified);
+    }
+    Ok(Principal {
+        user_id,
+        session_id,
+        role: Role::from_db(&role),
+        email_verified,
+    })
+}

@@ -1,0 +1,310 @@
+//! `/auth`: signup, email verification, signin, refresh, logout, password reset and change.
+
+use actix_web::http::header::ContentType;
+use actix_web::{HttpRequest, HttpResponse, web};
+use emporium_auth::accounts::{self, Signup};
+use emporium_auth::{SignupRequest, sessions};
+use emporium_core::ValidationErrors;
+use emporium_core::time::now;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::{AuthUser, client_ip};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery, JsonOrForm, OptionalJson};
+use crate::state::AppState;
+
+/// The one answer of `resend-verification` and `forgot-password`, whether or not the account
+/// exists.
+fn accepted(detail: &str) -> HttpResponse {
+    HttpResponse::Accepted().json(json!({ "detail": detail }))
+}
+
+fn required(errors: &mut ValidationErrors, field: &str, value: Option<String>) -> Option<String> {
+    errors.check(field, value.filter(|v| !v.is_empty()).ok_or("is required"))
+}
+
+/// `POST /auth/signup`.
+pub async fn signup(
+    state: web::Data<AppState>,
+    ApiJson(request): ApiJson<SignupRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let signup = Signup::try_from(request)?;
+    let auth = state.auth.clone();
+    let user = state
+        .db(move |conn| accounts::signup(conn, &auth, signup, now()))
+        .await?;
+    state.mail.wake();
+    Ok(HttpResponse::Created().json(user))
+}
+
+/// A body or query with a `token`.
+#[derive(Debug, Deserialize)]
+pub struct TokenInput {
+    token: Option<String>,
+}
+
+impl TokenInput {
+    fn token(self) -> Result<String, ApiError> {
+        let mut errors = ValidationErrors::new();
+        let token = required(&mut errors, "token", self.token);
+        Ok(errors.finish(token)?)
+    }
+}
+
+async fn verify(state: web::Data<AppState>, token: String) -> Result<HttpResponse, ApiError> {
+    let auth = state.auth.clone();
+    let user = state
+        .db(move |conn| accounts::verify_email(conn, &auth, &token, now()))
+        .await?;
+    state.mail.wake();
+    Ok(HttpResponse::Ok().json(user))
+}
+
+/// `POST /auth/verify-email` with `{token}`.
+pub async fn verify_email(
+    state: web::Data<AppState>,
+    ApiJson(input): ApiJson<TokenInput>,
+) -> Result<HttpResponse, ApiError> {
+    verify(state, input.token()?).await
+}
+
+/// `GET /auth/verify-email?token=…`: the link in the email.
+pub async fn verify_email_link(
+    state: web::Data<AppState>,
+    ApiQuery(input): ApiQuery<TokenInput>,
+) -> Result<HttpResponse, ApiError> {
+    verify(state, input.token()?).await
+}
+
+/// A body with an `email`.
+#[derive(Debug, Deserialize)]
+pub struct EmailInput {
+    email: Option<String>,
+}
+
+impl EmailInput {
+    fn email(self) -> Result<emporium_core::Email, ApiError> {
+        let mut errors = ValidationErrors::new();
+        let email = required(&mut errors, "email", self.email);
+        let email = errors.finish(email)?;
+        Ok(accounts::parse_email_field(&email)?)
+    }
+}
+
+/// `POST /auth/resend-verification`.
+pub async fn resend_verification(
+    state: web::Data<AppState>,
+    ApiJson(input): ApiJson<EmailInput>,
+) -> Result<HttpResponse, ApiError> {
+    let email = input.email()?;
+    let auth = state.auth.clone();
+    state
+        .db(move |conn| accounts::resend_verification(conn, &auth, &email, now()))
+        .await?;
+    state.mail.wake();
+    Ok(accepted(
+        "If an unverified account uses this email, a new verification link is on its way.",
+    ))
+}
+
+/// Signin as JSON.
+#[derive(Debug, Deserialize)]
+pub struct SigninJson {
+    email: Option<String>,
+    password: Option<String>,
+}
+
+/// Signin as the OAuth2 password-flow form (`grant_type` and `scope` are accepted and unused).
+#[derive(Debug, Deserialize)]
+pub struct SigninForm {
+    username: Option<String>,
+    password: Option<String>,
+}
+
+/// `POST /auth/signin`, JSON `{email, password}` or form `username=…&password=…`.
+pub async fn signin(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: JsonOrForm<SigninJson, SigninForm>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = ValidationErrors::new();
+    let (email, password) = match body {
+        JsonOrForm::Json(json) => (required(&mut errors, "email", json.email), json.password),
+        JsonOrForm::Form(form) => (
+            required(&mut errors, "username", form.username),
+            form.password,
+        ),
+    };
+    // The password is taken exactly as sent; only its presence is checked here.
+    let password = errors.check(
+        "password",
+        password.filter(|p| !p.is_empty()).ok_or("is required"),
+    );
+    let (email, password) = errors.finish(email.zip(password))?;
+    let ip = client_ip(&req, &state.settings.trusted_proxies);
+    let auth = state.auth.clone();
+    let pair = state
+        .db(move |conn| sessions::signin(conn, &auth, &email, &password, ip.as_deref(), now()))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(pair))
+}
+
+/// `{refresh_token}`.
+#[derive(Debug, Deserialize)]
+pub struct RefreshInput {
+    refresh_token: Option<String>,
+}
+
+/// `POST /auth/refresh`.
+pub async fn refresh(
+    state: web::Data<AppState>,
+    ApiJson(input): ApiJson<RefreshInput>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = ValidationErrors::new();
+    let token = required(&mut errors, "refresh_token", input.refresh_token);
+    let token = errors.finish(token)?;
+    let auth = state.auth.clone();
+    let pair = state
+        .db(move |conn| sessions::refresh(conn, &auth, &token, now()))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(pair))
+}
+
+/// Optional `{all_sessions}`.
+#[derive(Debug, Deserialize)]
+pub struct LogoutInput {
+    #[serde(default)]
+    all_sessions: bool,
+}
+
+/// `POST /auth/logout`.
+pub async fn logout(
+    state: web::Data<AppState>,
+    AuthUser(principal): AuthUser,
+    OptionalJson(input): OptionalJson<LogoutInput>,
+) -> Result<HttpResponse, ApiError> {
+    let all = input.is_some_and(|i| i.all_sessions);
+    state
+        .db(move |conn| sessions::logout(conn, &principal, all, now()))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /auth/forgot-password`.
+pub async fn forgot_password(
+    state: web::Data<AppState>,
+    ApiJson(input): ApiJson<EmailInput>,
+) -> Result<HttpResponse, ApiError> {
+    let email = input.email()?;
+    let auth = state.auth.clone();
+    state
+        .db(move |conn| accounts::forgot_password(conn, &auth, &email, now()))
+        .await?;
+    state.mail.wake();
+    Ok(accepted(
+        "If an account uses this email, a password-reset link is on its way.",
+    ))
+}
+
+/// `{token, new_password}`.
+#[derive(Debug, Deserialize)]
+pub struct ResetInput {
+    token: Option<String>,
+    new_password: Option<String>,
+}
+
+/// `POST /auth/reset-password`.
+pub async fn reset_password(
+    state: web::Data<AppState>,
+    ApiJson(input): ApiJson<ResetInput>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = ValidationErrors::new();
+    let token = required(&mut errors, "token", input.token);
+    let password = errors.check(
+        "new_password",
+        input
+            .new_password
+            .ok_or("is required")
+            .and_then(|p| emporium_auth::Password::parse(&p)),
+    );
+    let (token, password) = errors.finish(token.zip(password))?;
+    let auth = state.auth.clone();
+    state
+        .db(move |conn| accounts::reset_password(conn, &auth, &token, &password, now()))
+        .await?;
+    state.mail.wake();
+    Ok(HttpResponse::Ok().json(json!({"detail": "Your password was changed and every session signed out. Sign in with the new password."})))
+}
+
+/// `GET /auth/reset-password?token=…`: the link in the reset email opens a small form that
+/// posts the new password to `POST /auth/reset-password`.
+pub async fn reset_password_page() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(ContentType::html())
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("Referrer-Policy", "no-referrer"))
+        .insert_header(("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'none'"))
+        .body(RESET_PAGE)
+}
+
+const RESET_PAGE: &str = r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Choose a new password</title>
+<style>body{font-family:sans-serif;max-width:28em;margin:3em auto;padding:0 1em}input,button{font-size:1em;padding:.4em;width:100%;margin:.3em 0}</style>
+</head><body>
+<h1>Choose a new password</h1>
+<form id="f"><label>New password (8 to 128 characters)<input id="p" type="password" minlength="8" maxlength="128" required autocomplete="new-password"></label>
+<button>Change password</button></form><p id="m" role="status"></p>
+<script>
+const token = new URLSearchParams(location.search).get("token") || "";
+document.getElementById("f").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const r = await fetch("reset-password", {method: "POST", headers: {"Content-Type": "application/json"},
+    body: JSON.stringify({token, new_password: document.getElementById("p").value})});
+  const b = await r.json().catch(() => ({}));
+  document.getElementById("m").textContent = r.ok ? "Your password was changed. You can sign in now." : (b.detail || "Something went wrong.");
+});
+</script></body></html>
+"#;
+
+/// `{current_password, new_password}`.
+#[derive(Debug, Deserialize)]
+pub struct ChangeInput {
+    current_password: Option<String>,
+    new_password: Option<String>,
+}
+
+/// `POST /auth/change-password`.
+pub async fn change_password(
+    state: web::Data<AppState>,
+    AuthUser(principal): AuthUser,
+    ApiJson(input): ApiJson<ChangeInput>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = ValidationErrors::new();
+    let current = errors.check(
+        "current_password",
+        input.current_password.ok_or("is required"),
+    );
+    let new_password = errors.check(
+        "new_password",
+        input
+            .new_password
+            .ok_or("is required")
+            .and_then(|p| emporium_auth::Password::parse(&p)),
+    );
+    let (current, new_password) = errors.finish(current.zip(new_password))?;
+    let auth = state.auth.clone();
+    state
+        .db(move |conn| {
+            accounts::change_password(conn, &auth, &principal, &current, &new_password, now())
+        })
+        .await?;
+    state.mail.wake();
+    Ok(HttpResponse::Ok()
+        .json(json!({"detail": "Your password was changed and your other sessions signed out."})))
+}
