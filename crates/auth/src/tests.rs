@@ -44,3 +44,274 @@ fn smoke_signup_creates_an_unverified_user() {
     assert_eq!(user.role, Role::User);
     assert!(!user.email_verified);
 }
+
+fn account(db: &TestDb, config: &AuthConfig, email: &str, role: Role) -> User {
+    let account = NewAccount {
+        name: "Grace".into(),
+        email: emporium_core::Email::parse(email).unwrap(),
+        password: Password::parse("correct horse battery").unwrap(),
+        role,
+        email_verified: true,
+    };
+    accounts::create_account(&mut db.conn(), config, account, chrono::Utc::now()).unwrap()
+}
+
+fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+#[test]
+fn signup_queues_exactly_one_verification_mail_in_the_same_transaction() {
+    let db = TestDb::new();
+    let config = config();
+    let request = SignupRequest {
+        name: Some("Ada".into()),
+        email: Some("ada@example.com".into()),
+        password: Some("correct horse".into()),
+    };
+    accounts::signup(
+        &mut db.conn(),
+        &config,
+        request.clone().try_into().unwrap(),
+        now(),
+    )
+    .unwrap();
+    let queued = emporium_mail::outbox::all(&mut db.conn()).unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].kind, "verification");
+    assert!(
+        queued[0]
+            .text_body
+            .contains("https://shop.test/auth/verify-email?token=")
+    );
+
+    // A duplicate fails and queues nothing more.
+    let again = accounts::signup(&mut db.conn(), &config, request.try_into().unwrap(), now());
+    assert!(matches!(again, Err(AuthError::EmailTaken)));
+    assert_eq!(emporium_mail::outbox::all(&mut db.conn()).unwrap().len(), 1);
+}
+
+#[test]
+fn signup_input_reports_every_bad_field() {
+    let errors = accounts::Signup::try_from(SignupRequest {
+        name: Some(" ".into()),
+        email: Some("x".into()),
+        password: None,
+    })
+    .unwrap_err();
+    let fields: Vec<_> = errors.fields().iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(fields, ["name", "email", "password"]);
+}
+
+#[test]
+fn sessions_end_on_logout_and_refresh_reuse() {
+    let db = TestDb::new();
+    let config = config();
+    account(&db, &config, "grace@example.com", Role::User);
+    let pair = sessions::signin(
+        &mut db.conn(),
+        &config,
+        "Grace@Example.com",
+        "correct horse battery",
+        Some("10.0.0.1"),
+        now(),
+    )
+    .unwrap();
+    let principal =
+        sessions::authenticate(&mut db.conn(), &config, &pair.access_token, now()).unwrap();
+    assert_eq!(principal.role, Role::User);
+
+    let rotated = sessions::refresh(&mut db.conn(), &config, &pair.refresh_token, now()).unwrap();
+    assert!(matches!(
+        sessions::refresh(&mut db.conn(), &config, &pair.refresh_token, now()),
+        Err(AuthError::RefreshTokenReused)
+    ));
+    assert!(matches!(
+        sessions::authenticate(&mut db.conn(), &config, &rotated.access_token, now()),
+        Err(AuthError::InvalidAccessToken)
+    ));
+
+    let pair = sessions::signin(
+        &mut db.conn(),
+        &config,
+        "grace@example.com",
+        "correct horse battery",
+        None,
+        now(),
+    )
+    .unwrap();
+    let principal =
+        sessions::authenticate(&mut db.conn(), &config, &pair.access_token, now()).unwrap();
+    sessions::logout(&mut db.conn(), &principal, false, now()).unwrap();
+    assert!(matches!(
+        sessions::authenticate(&mut db.conn(), &config, &pair.access_token, now()),
+        Err(AuthError::InvalidAccessToken)
+    ));
+}
+
+#[test]
+fn throttling_counts_failures_per_email_and_lifts_after_the_window() {
+    let db = TestDb::new();
+    let config = config();
+    account(&db, &config, "grace@example.com", Role::User);
+    let start = now();
+    for _ in 0..5 {
+        let outcome = sessions::signin(
+            &mut db.conn(),
+            &config,
+            "grace@example.com",
+            "wrong password",
+            None,
+            start,
+        );
+        assert!(matches!(outcome, Err(AuthError::InvalidCredentials)));
+    }
+    match sessions::signin(
+        &mut db.conn(),
+        &config,
+        "grace@example.com",
+        "correct horse battery",
+        None,
+        start,
+    ) {
+        Err(AuthError::Throttled { retry_after_secs }) => assert!(
+            (899..=901).contains(&retry_after_secs),
+            "{retry_after_secs}"
+        ),
+        other => panic!("expected throttling, got {other:?}"),
+    }
+    let later = start + chrono::Duration::minutes(15) + chrono::Duration::seconds(1);
+    assert!(
+        sessions::signin(
+            &mut db.conn(),
+            &config,
+            "grace@example.com",
+            "correct horse battery",
+            None,
+            later
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn reset_tokens_are_single_use_expire_and_supersede_each_other() {
+    let db = TestDb::new();
+    let config = config();
+    account(&db, &config, "grace@example.com", Role::User);
+    let email = emporium_core::Email::parse("grace@example.com").unwrap();
+    let token_of = |db: &TestDb| {
+        let mail = emporium_mail::outbox::all(&mut db.conn())
+            .unwrap()
+            .pop()
+            .unwrap();
+        mail.text_body
+            .split("token=")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    accounts::forgot_password(&mut db.conn(), &config, &email, now()).unwrap();
+    let first = token_of(&db);
+    accounts::forgot_password(&mut db.conn(), &config, &email, now()).unwrap();
+    let second = token_of(&db);
+    let password = Password::parse("a brand new password").unwrap();
+    assert!(matches!(
+        accounts::reset_password(&mut db.conn(), &config, &first, &password, now()),
+        Err(AuthError::TokenUsed)
+    ));
+    let late = now() + chrono::Duration::minutes(31);
+    assert!(matches!(
+        accounts::reset_password(&mut db.conn(), &config, &second, &password, late),
+        Err(AuthError::TokenExpired)
+    ));
+    accounts::reset_password(&mut db.conn(), &config, &second, &password, now()).unwrap();
+    assert!(matches!(
+        accounts::reset_password(&mut db.conn(), &config, &second, &password, now()),
+        Err(AuthError::TokenUsed)
+    ));
+    assert!(
+        sessions::signin(
+            &mut db.conn(),
+            &config,
+            "grace@example.com",
+            "a brand new password",
+            None,
+            now()
+        )
+        .is_ok()
+    );
+
+    // An unknown address: nothing queued, and the same Ok.
+    let before = emporium_mail::outbox::all(&mut db.conn()).unwrap().len();
+    let nobody = emporium_core::Email::parse("nobody@example.com").unwrap();
+    accounts::forgot_password(&mut db.conn(), &config, &nobody, now()).unwrap();
+    assert_eq!(
+        emporium_mail::outbox::all(&mut db.conn()).unwrap().len(),
+        before
+    );
+}
+
+#[test]
+fn roles_are_read_per_request_and_the_last_admin_is_kept() {
+    let db = TestDb::new();
+    let config = config();
+    let boss = account(&db, &config, "boss@example.com", Role::Admin);
+    let deputy = account(&db, &config, "deputy@example.com", Role::Admin);
+    let pair = sessions::signin(
+        &mut db.conn(),
+        &config,
+        "deputy@example.com",
+        "correct horse battery",
+        None,
+        now(),
+    )
+    .unwrap();
+    assert!(
+        sessions::authenticate(&mut db.conn(), &config, &pair.access_token, now())
+            .unwrap()
+            .is_admin()
+    );
+    let changes = accounts::AdminChanges {
+        role: Some(Role::User),
+        is_active: None,
+    };
+    accounts::admin_update(&mut db.conn(), deputy.id, changes, now()).unwrap();
+    assert!(
+        !sessions::authenticate(&mut db.conn(), &config, &pair.access_token, now())
+            .unwrap()
+            .is_admin()
+    );
+    assert!(matches!(
+        accounts::admin_update(&mut db.conn(), boss.id, changes, now()),
+        Err(AuthError::LastAdmin)
+    ));
+    let disable = accounts::AdminChanges {
+        role: None,
+        is_active: Some(false),
+    };
+    accounts::admin_update(&mut db.conn(), deputy.id, disable, now()).unwrap();
+    assert!(matches!(
+        sessions::authenticate(&mut db.conn(), &config, &pair.access_token, now()),
+        Err(AuthError::AccountDisabled)
+    ));
+}
+
+#[test]
+fn ensure_admin_creates_once() {
+    let db = TestDb::new();
+    let config = config();
+    let email = emporium_core::Email::parse("root@example.com").unwrap();
+    let password = Password::parse("root password!").unwrap();
+    let created =
+        accounts::ensure_admin(&mut db.conn(), &config, &email, &password, now()).unwrap();
+    assert_eq!(created.unwrap().role, Role::Admin);
+    assert!(
+        accounts::ensure_admin(&mut db.conn(), &config, &email, &password, now())
+            .unwrap()
+            .is_none()
+    );
+}

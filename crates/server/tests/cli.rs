@@ -101,6 +101,20 @@ impl Running {
         (status, response)
     }
 
+    fn post_json(&self, path: &str, body: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        (response[9..12].parse().unwrap(), response)
+    }
+
     fn terminate(mut self) -> std::process::ExitStatus {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -209,4 +223,99 @@ fn migrate_creates_and_migrates_the_database() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(database.exists());
+}
+
+#[test]
+fn admin_create_reads_the_password_from_stdin_and_the_admin_can_sign_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = emporium(dir.path(), &[])
+        .args([
+            "admin",
+            "create",
+            "--email",
+            "Root@Shop.Test",
+            "--name",
+            "Root",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b" the root password \n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("created admin root@shop.test"));
+
+    // The same email again is refused with a hint.
+    let again = emporium(dir.path(), &[("ADMIN_PASSWORD", "another password")])
+        .args([
+            "admin",
+            "create",
+            "--email",
+            "root@shop.test",
+            "--name",
+            "Root",
+        ])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("admin promote"));
+
+    let promote_nobody = emporium(dir.path(), &[])
+        .args(["admin", "promote", "nobody@shop.test"])
+        .output()
+        .unwrap();
+    assert!(!promote_nobody.status.success());
+    assert!(String::from_utf8_lossy(&promote_nobody.stderr).contains("no account"));
+
+    let server = Running::start(dir.path());
+    // The password is kept exactly, surrounding spaces included.
+    let (status, _) = server.post_json(
+        "/auth/signin",
+        r#"{"email":"root@shop.test","password":"the root password"}"#,
+    );
+    assert_eq!(status, 401);
+    let (status, body) = server.post_json(
+        "/auth/signin",
+        r#"{"email":"root@shop.test","password":" the root password "}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("access_token"));
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn admin_password_comes_from_the_environment_and_short_ones_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = emporium(dir.path(), &[("ADMIN_PASSWORD", "short")])
+        .args(["admin", "create", "--email", "a@shop.test", "--name", "A"])
+        .output()
+        .unwrap();
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8 characters"));
+    let ok = emporium(dir.path(), &[("ADMIN_PASSWORD", "long enough password")])
+        .args(["admin", "create", "--email", "a@shop.test", "--name", "A"])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let promote = emporium(dir.path(), &[])
+        .args(["admin", "promote", "A@shop.test"])
+        .output()
+        .unwrap();
+    assert!(promote.status.success());
+    assert!(String::from_utf8_lossy(&promote.stdout).contains("a@shop.test is now an admin"));
 }
