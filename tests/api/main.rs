@@ -12,4 +12,5 @@ mod auth;
 mod errors;
 mod health;
 mod helpers;
+mod products;
 mod users;

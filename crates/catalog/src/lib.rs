@@ -1,5 +1,35 @@
-//! The product catalog of Emporium — not filled yet.
+//! The product catalog of Emporium.
 //!
-//! This crate will own products (with their owning admin and a soft-delete mark), listing with
-//! filters, sorting and pagination, full-text search (SQLite FTS5), and categories: plain
-//! synchronous functions over `&mut emporium_db::Conn`, with no HTTP in them.
+//! Plain synchronous functions over `&mut` [`Conn`](emporium_db::Conn): products owned by the
+//! admin who created them ([`manage`]), public listing with filters, sorting and pagination,
+//! full-text search and categories ([`listing`]), and a demo catalog ([`demo`]). Deleted
+//! products are kept (soft delete) so that order history stays intact, but no read here ever
+//! returns them.
+
+pub mod demo;
+pub mod listing;
+pub mod manage;
+pub mod product;
+
+pub use listing::{Category, ListQuery, Listing, Search, Sort};
+pub use product::{Product, ProductFields, ProductInput, ProductPatch};
+
+/// Why a catalog operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// Input fields are invalid; every bad field is listed.
+    #[error("invalid input: {0}")]
+    Validation(#[from] emporium_core::ValidationErrors),
+    /// No live product has this id.
+    #[error("no such product")]
+    NotFound,
+    /// The product belongs to another admin.
+    #[error("the product belongs to another admin")]
+    NotOwner,
+    /// A database failure.
+    #[error("database: {0}")]
+    Database(#[from] diesel::result::Error),
+}
+
+#[cfg(test)]
+mod tests;

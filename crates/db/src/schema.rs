@@ -40,6 +40,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    products (id) {
+        id -> Integer,
+        name -> Text,
+        name_key -> Text,
+        description -> Text,
+        price_cents -> BigInt,
+        stock -> Integer,
+        category -> Text,
+        category_key -> Text,
+        image_url -> Nullable<Text>,
+        owner_id -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     sessions (id) {
         id -> Integer,
         user_id -> Integer,
@@ -66,12 +84,14 @@ diesel::table! {
 }
 
 diesel::joinable!(email_tokens -> users (user_id));
+diesel::joinable!(products -> users (owner_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     email_tokens,
     login_failures,
     outbox,
+    products,
     sessions,
     users,
 );

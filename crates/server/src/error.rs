@@ -349,3 +349,19 @@ impl From<emporium_auth::AuthError> for ApiError {
         }
     }
 }
+
+impl From<emporium_catalog::CatalogError> for ApiError {
+    fn from(error: emporium_catalog::CatalogError) -> Self {
+        use emporium_catalog::CatalogError as E;
+        match error {
+            E::Validation(errors) => ApiError::validation(errors),
+            E::NotFound => ApiError::not_found("No such product."),
+            E::NotOwner => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "not_owner",
+                "Only the admin who created this product may change or delete it.",
+            ),
+            E::Database(error) => ApiError::internal(error),
+        }
+    }
+}

@@ -27,6 +27,9 @@ enum Command {
     /// Manage admin accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Load a demo catalog (300 products in 20 categories) with a demo admin and a demo
+    /// shopper, and print their credentials. Running it again changes nothing.
+    Demo,
 }
 
 #[derive(Subcommand)]
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
         Command::Serve => actix_web::rt::System::new().block_on(serve(settings)),
         Command::Migrate => migrate(&settings),
         Command::Admin(command) => admin(&settings, command),
+        Command::Demo => demo(&settings),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -172,4 +176,56 @@ fn read_password_line() -> std::io::Result<String> {
     std::io::stdin().lock().read_line(&mut line)?;
     let line = line.strip_suffix('\n').unwrap_or(&line);
     Ok(line.strip_suffix('\r').unwrap_or(line).to_string())
+}
+
+/// The demo accounts. Their passwords are public: the demo is for trying the API, not for a
+/// shop that takes real orders.
+const DEMO_ADMIN: (&str, &str) = ("admin@demo.example", "demo-admin-password");
+const DEMO_SHOPPER: (&str, &str) = ("shopper@demo.example", "demo-shopper-password");
+const DEMO_PRODUCTS: usize = 300;
+
+fn demo(settings: &Settings) -> anyhow::Result<()> {
+    use emporium_auth::accounts::{self, NewAccount};
+    use emporium_auth::{AuthConfig, Password, Role};
+    use emporium_core::Email;
+
+    let (pool, _) = emporium_db::connect(&settings.database)?;
+    let mut conn = pool.get()?;
+    let auth = AuthConfig::from_settings(settings)?;
+    let now = emporium_core::time::now();
+    let mut account =
+        |(email, password): (&str, &str), role: Role, name: &str| -> anyhow::Result<_> {
+            let email = Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
+            if let Some(user) = accounts::find_by_email(&mut conn, &email)? {
+                return Ok(user);
+            }
+            let password = Password::parse(password).map_err(|m| anyhow::anyhow!("{m}"))?;
+            let new = NewAccount {
+                name: name.into(),
+                email,
+                password,
+                role,
+                email_verified: true,
+            };
+            Ok(accounts::create_account(&mut conn, &auth, new, now)?)
+        };
+    let admin = account(DEMO_ADMIN, Role::Admin, "Demo Admin")?;
+    account(DEMO_SHOPPER, Role::User, "Demo Shopper")?;
+
+    let request = emporium_catalog::Listing {
+        filters: Default::default(),
+        sort: None,
+        page: emporium_core::PageRequest::default(),
+    };
+    let existing = emporium_catalog::listing::list(&mut conn, &request)?.total;
+    if existing == 0 {
+        let loaded = emporium_catalog::demo::load(&mut conn, admin.id, DEMO_PRODUCTS, now)?;
+        println!("loaded {loaded} demo products in 20 categories");
+    } else {
+        println!("the catalog already has {existing} products; no demo products added");
+    }
+    println!("demo admin:   {} / {}", DEMO_ADMIN.0, DEMO_ADMIN.1);
+    println!("demo shopper: {} / {}", DEMO_SHOPPER.0, DEMO_SHOPPER.1);
+    println!("start the shop with `emporium serve` and sign in at POST /auth/signin");
+    Ok(())
 }

@@ -4,9 +4,9 @@
 //! `/products/` and `/products` the same route without a redirect. Each path is a
 //! `web::resource` so that a wrong method is a 405, not a 404.
 
-use actix_web::web::{self, get, patch, post, resource};
+use actix_web::web::{self, delete, get, patch, post, put, resource};
 
-use crate::handlers::{auth, health, users};
+use crate::handlers::{auth, health, products, users};
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -43,5 +43,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource("/users/{id}")
                 .route(get().to(users::get))
                 .route(patch().to(users::update)),
+        )
+        // Products (the fixed paths before `{id}`, which would otherwise claim them)
+        .service(
+            resource("/products")
+                .route(get().to(products::list))
+                .route(post().to(products::create)),
+        )
+        .service(resource("/products/search").route(get().to(products::search)))
+        .service(resource("/products/categories").route(get().to(products::categories)))
+        .service(
+            resource("/products/{id}")
+                .route(get().to(products::get))
+                .route(put().to(products::replace))
+                .route(patch().to(products::patch))
+                .route(delete().to(products::delete)),
         );
 }

@@ -319,3 +319,36 @@ fn admin_password_comes_from_the_environment_and_short_ones_are_refused() {
     assert!(promote.status.success());
     assert!(String::from_utf8_lossy(&promote.stdout).contains("a@shop.test is now an admin"));
 }
+
+#[test]
+fn demo_loads_a_catalog_once_and_prints_credentials_that_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = emporium(dir.path(), &[]).arg("demo").output().unwrap();
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        stdout.contains("loaded 300 demo products in 20 categories"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("admin@demo.example / demo-admin-password"),
+        "{stdout}"
+    );
+    let again = emporium(dir.path(), &[]).arg("demo").output().unwrap();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already has 300 products"));
+
+    let server = Running::start(dir.path());
+    let (status, body) = server.get("/products/categories");
+    assert_eq!(status, 200);
+    assert_eq!(body.matches("\"product_count\":15").count(), 20, "{body}");
+    let (status, body) = server.post_json(
+        "/auth/signin",
+        r#"{"email":"shopper@demo.example","password":"demo-shopper-password"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(server.terminate().success());
+}

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod health;
+pub mod products;
 pub mod users;
 
 use crate::error::ApiError;

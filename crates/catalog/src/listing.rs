@@ -1,0 +1,322 @@
+//! Listing, search and categories: filters, a whitelisted sort with an id tie-breaker, and
+//! pagination. Every query is served by an index over live products.
+
+use diesel::dsl::count_star;
+use diesel::expression::BoxableExpression;
+use diesel::prelude::*;
+use diesel::sql_types::Bool;
+use diesel::sqlite::Sqlite;
+use emporium_core::{Money, Page, PageRequest, ValidationErrors};
+use emporium_db::Conn;
+use emporium_db::fts::{self, products_fts};
+use emporium_db::schema::products;
+use serde::{Deserialize, Serialize};
+
+use crate::CatalogError;
+use crate::product::{Product, ProductRow};
+
+/// The longest search query, in characters.
+pub const MAX_QUERY_CHARS: usize = 200;
+
+/// How a list is ordered. Ascending sorts break ties by ascending id, descending ones by
+/// descending id, so pages never repeat or skip rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    /// Cheapest first (`price_asc`, alias `price`).
+    PriceAsc,
+    /// Dearest first (`price_desc`).
+    PriceDesc,
+    /// A to Z, case-insensitive (`name_asc`, alias `name`).
+    NameAsc,
+    /// Z to A (`name_desc`).
+    NameDesc,
+    /// Most recently created first (`newest`).
+    Newest,
+    /// Oldest first (`oldest`): the listing's default.
+    Oldest,
+}
+
+impl Sort {
+    /// Parses a `sort_by` value.
+    pub fn parse(text: &str) -> Result<Sort, String> {
+        Ok(match text {
+            "price_asc" | "price" => Sort::PriceAsc,
+            "price_desc" => Sort::PriceDesc,
+            "name_asc" | "name" => Sort::NameAsc,
+            "name_desc" => Sort::NameDesc,
+            "newest" => Sort::Newest,
+            "oldest" => Sort::Oldest,
+            other => {
+                return Err(format!(
+                    "'{other}' is not one of price_asc, price_desc, name_asc, name_desc, newest, oldest (or price, name)"
+                ));
+            }
+        })
+    }
+}
+
+/// The query parameters of `GET /products` and `GET /products/search`, as sent.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ListQuery {
+    /// 1-based page.
+    pub page: Option<i64>,
+    /// Rows per page, 1..=100.
+    pub page_size: Option<i64>,
+    /// Exact category, case-insensitive.
+    pub category: Option<String>,
+    /// Lowest price (inclusive).
+    pub min_price: Option<String>,
+    /// Highest price (inclusive).
+    pub max_price: Option<String>,
+    /// `true`: only products with stock; `false` or absent: all.
+    pub in_stock: Option<bool>,
+    /// One of the [`Sort`] names.
+    pub sort_by: Option<String>,
+    /// Search text (search only).
+    pub q: Option<String>,
+    /// Alias of `q`.
+    pub keyword: Option<String>,
+}
+
+/// Checked filters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filters {
+    /// Lower-cased category.
+    pub category: Option<String>,
+    /// Lowest price.
+    pub min_price: Option<Money>,
+    /// Highest price.
+    pub max_price: Option<Money>,
+    /// Only products with stock.
+    pub in_stock: bool,
+}
+
+/// A checked listing request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    /// Filters.
+    pub filters: Filters,
+    /// Order (`None` on search means best match first; on the listing, oldest first).
+    pub sort: Option<Sort>,
+    /// The page.
+    pub page: PageRequest,
+}
+
+/// A checked search request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Search {
+    /// The text as given.
+    pub text: String,
+    /// Filters, sort and page.
+    pub listing: Listing,
+}
+
+impl ListQuery {
+    fn checked_listing(&self, errors: &mut ValidationErrors) -> Option<Listing> {
+        let page = PageRequest::from_query(self.page, self.page_size);
+        let page = match page {
+            Ok(page) => Some(page),
+            Err(page_errors) => {
+                errors.extend(page_errors);
+                None
+            }
+        };
+        let category = match &self.category {
+            None => Some(None),
+            Some(c) => errors.check(
+                "category",
+                crate::product::parse_category(c).map(|c| Some(c.to_lowercase())),
+            ),
+        };
+        let money = |v: &Option<String>| v.as_deref().map(Money::parse).transpose();
+        let min_price = errors.check("min_price", money(&self.min_price));
+        let max_price = errors.check("max_price", money(&self.max_price));
+        if let (Some(Some(min)), Some(Some(max))) = (min_price, max_price)
+            && max < min
+        {
+            errors.push("max_price", "must not be below min_price");
+        }
+        let sort = errors.check(
+            "sort_by",
+            self.sort_by.as_deref().map(Sort::parse).transpose(),
+        );
+        Some(Listing {
+            filters: Filters {
+                category: category?,
+                min_price: min_price?,
+                max_price: max_price?,
+                in_stock: self.in_stock == Some(true),
+            },
+            sort: sort?,
+            page: page?,
+        })
+    }
+
+    /// The listing request, every bad parameter named.
+    pub fn into_listing(self) -> Result<Listing, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let listing = self.checked_listing(&mut errors);
+        errors.finish(listing)
+    }
+
+    /// The search request: `q` (or `keyword`) is required, 1..=200 characters.
+    pub fn into_search(self) -> Result<Search, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let (field, value) = match (&self.q, &self.keyword) {
+            (Some(q), _) => ("q", Some(q.clone())),
+            (None, Some(k)) => ("keyword", Some(k.clone())),
+            (None, None) => ("q", None),
+        };
+        let text = errors.check(
+            field,
+            match value {
+                None => Err("is required".to_string()),
+                Some(t) if t.trim().is_empty() => Err("must not be empty".to_string()),
+                Some(t) if t.chars().count() > MAX_QUERY_CHARS => {
+                    Err(format!("must be at most {MAX_QUERY_CHARS} characters"))
+                }
+                Some(t) => Ok(t),
+            },
+        );
+        let listing = self.checked_listing(&mut errors);
+        errors.finish(
+            text.zip(listing)
+                .map(|(text, listing)| Search { text, listing }),
+        )
+    }
+}
+
+type Condition<QS> = Box<dyn BoxableExpression<QS, Sqlite, SqlType = Bool>>;
+
+/// The filters as one SQL condition over any query source that has `products` in it.
+fn condition<QS: 'static>(filters: &Filters) -> Condition<QS>
+where
+    products::deleted_at: SelectableExpression<QS>,
+    products::category_key: SelectableExpression<QS>,
+    products::price_cents: SelectableExpression<QS>,
+    products::stock: SelectableExpression<QS>,
+{
+    let mut condition: Condition<QS> = Box::new(products::deleted_at.is_null());
+    if let Some(category) = &filters.category {
+        condition = Box::new(condition.and(products::category_key.eq(category.clone())));
+    }
+    if let Some(min) = filters.min_price {
+        condition = Box::new(condition.and(products::price_cents.ge(min)));
+    }
+    if let Some(max) = filters.max_price {
+        condition = Box::new(condition.and(products::price_cents.le(max)));
+    }
+    if filters.in_stock {
+        condition = Box::new(condition.and(products::stock.gt(0)));
+    }
+    condition
+}
+
+/// The listing query for `listing`, before pagination (public for query-plan checks).
+pub fn listing_query(
+    listing: &Listing,
+) -> products::BoxedQuery<
+    'static,
+    Sqlite,
+    diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<ProductRow, Sqlite>>,
+> {
+    let query = products::table
+        .filter(condition::<products::table>(&listing.filters))
+        .select(ProductRow::as_select())
+        .into_boxed();
+    match listing.sort.unwrap_or(Sort::Oldest) {
+        Sort::PriceAsc => query.order((products::price_cents.asc(), products::id.asc())),
+        Sort::PriceDesc => query.order((products::price_cents.desc(), products::id.desc())),
+        Sort::NameAsc => query.order((products::name_key.asc(), products::id.asc())),
+        Sort::NameDesc => query.order((products::name_key.desc(), products::id.desc())),
+        Sort::Newest => query.order((products::created_at.desc(), products::id.desc())),
+        Sort::Oldest => query.order((products::created_at.asc(), products::id.asc())),
+    }
+}
+
+/// One page of live products matching the filters.
+pub fn list(conn: &mut Conn, listing: &Listing) -> Result<Page<Product>, CatalogError> {
+    let total: i64 = products::table
+        .filter(condition::<products::table>(&listing.filters))
+        .select(count_star())
+        .first(conn)?;
+    let rows: Vec<ProductRow> = listing_query(listing)
+        .limit(listing.page.limit())
+        .offset(listing.page.offset())
+        .load(conn)?;
+    Ok(Page::new(
+        rows.iter().map(ProductRow::to_product).collect(),
+        listing.page,
+        total,
+    ))
+}
+
+/// One page of live products matching the search text and the filters, best match first
+/// (name matches above description matches) unless a sort is given.
+pub fn search(conn: &mut Conn, search: &Search) -> Result<Page<Product>, CatalogError> {
+    let listing = &search.listing;
+    let Some(query) = fts::match_query(&search.text) else {
+        // Nothing searchable (only punctuation): nothing matches.
+        return Ok(Page::new(Vec::new(), listing.page, 0));
+    };
+    let joined =
+        || products::table.inner_join(products_fts::table.on(products_fts::rowid.eq(products::id)));
+    let total: i64 = joined()
+        .filter(fts::matches(query.clone()))
+        .filter(condition(&listing.filters))
+        .select(count_star())
+        .first(conn)?;
+    let mut page = joined()
+        .filter(fts::matches(query))
+        .filter(condition(&listing.filters))
+        .select(ProductRow::as_select())
+        .into_boxed();
+    page = match listing.sort {
+        None => page.order((products_fts::rank.asc(), products::id.asc())),
+        Some(Sort::PriceAsc) => page.order((products::price_cents.asc(), products::id.asc())),
+        Some(Sort::PriceDesc) => page.order((products::price_cents.desc(), products::id.desc())),
+        Some(Sort::NameAsc) => page.order((products::name_key.asc(), products::id.asc())),
+        Some(Sort::NameDesc) => page.order((products::name_key.desc(), products::id.desc())),
+        Some(Sort::Newest) => page.order((products::created_at.desc(), products::id.desc())),
+        Some(Sort::Oldest) => page.order((products::created_at.asc(), products::id.asc())),
+    };
+    let rows: Vec<ProductRow> = page
+        .limit(listing.page.limit())
+        .offset(listing.page.offset())
+        .load(conn)?;
+    Ok(Page::new(
+        rows.iter().map(ProductRow::to_product).collect(),
+        listing.page,
+        total,
+    ))
+}
+
+/// A category and how many live products it has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Category {
+    /// The category's name (categories differing only in case are one).
+    pub name: String,
+    /// Live products in it.
+    pub product_count: i64,
+}
+
+/// Every category with live products, A to Z.
+pub fn categories(conn: &mut Conn) -> Result<Vec<Category>, CatalogError> {
+    let rows: Vec<(String, Option<String>, i64)> = products::table
+        .filter(products::deleted_at.is_null())
+        .group_by(products::category_key)
+        .select((
+            products::category_key,
+            diesel::dsl::min(products::category),
+            count_star(),
+        ))
+        .order(products::category_key.asc())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(key, name, product_count)| Category {
+            name: name.unwrap_or(key),
+            product_count,
+        })
+        .collect())
+}

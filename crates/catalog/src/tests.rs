@@ -1,0 +1,441 @@
+//! The catalog driven directly, as an embedding program would.
+
+use chrono::{Duration, Utc};
+use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Integer, Text};
+use diesel::sqlite::Sqlite;
+use emporium_core::{Money, PageRequest, ProductId, UserId};
+use emporium_db::TestDb;
+use emporium_db::schema::users;
+
+use crate::listing::{self, Filters, Listing, Search, Sort};
+use crate::product::ProductFields;
+use crate::{CatalogError, ProductInput, manage};
+
+fn owner(db: &TestDb, email: &str) -> UserId {
+    diesel::insert_into(users::table)
+        .values((
+            users::name.eq("Owner"),
+            users::email.eq(email),
+            users::password_hash.eq("x"),
+            users::role.eq("admin"),
+            users::created_at.eq(Utc::now().naive_utc()),
+            users::updated_at.eq(Utc::now().naive_utc()),
+        ))
+        .returning(users::id)
+        .get_result(&mut db.conn())
+        .unwrap()
+}
+
+fn fields(name: &str, cents: i64, stock: i32, category: &str) -> ProductFields {
+    ProductFields {
+        name: name.into(),
+        description: format!("All about the {name}."),
+        price: Money::from_cents(cents),
+        stock,
+        category: category.into(),
+        image_url: None,
+    }
+}
+
+fn listing(filters: Filters, sort: Option<Sort>, page: i64, size: i64) -> Listing {
+    Listing {
+        filters,
+        sort,
+        page: PageRequest::new(page, size).unwrap(),
+    }
+}
+
+#[test]
+fn input_is_checked_field_by_field() {
+    let input: ProductInput = serde_json::from_value(serde_json::json!({
+        "name": "", "price": 19.999, "stock": -1, "category": "x".repeat(101), "image_url": "ftp://x"
+    }))
+    .unwrap();
+    let errors = input.into_fields().unwrap_err();
+    let fields: Vec<_> = errors.fields().iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(fields, ["name", "price", "stock", "category", "image_url"]);
+
+    let ok: ProductInput = serde_json::from_value(serde_json::json!({
+        "name": " Lamp ", "price": 19.99, "stock": 3, "category": "Home", "image_url": null
+    }))
+    .unwrap();
+    let fields = ok.into_fields().unwrap();
+    assert_eq!(
+        (fields.name.as_str(), fields.price.cents(), fields.image_url),
+        ("Lamp", 1999, None)
+    );
+
+    let patch: ProductInput =
+        serde_json::from_value(serde_json::json!({"image_url": null, "price": 5})).unwrap();
+    let patch = patch.into_patch().unwrap();
+    assert_eq!(patch.image_url, Some(None));
+    assert_eq!(patch.price, Some(Money::from_cents(500)));
+    assert_eq!(patch.name, None);
+    let null_name: ProductInput =
+        serde_json::from_value(serde_json::json!({"name": null})).unwrap();
+    assert_eq!(
+        null_name.into_patch().unwrap_err().fields()[0].field,
+        "name"
+    );
+}
+
+#[test]
+fn only_the_owner_changes_or_deletes_and_deleted_products_vanish() {
+    let db = TestDb::new();
+    let alice = owner(&db, "alice@example.com");
+    let bob = owner(&db, "bob@example.com");
+    let now = Utc::now();
+    let lamp = manage::create(&mut db.conn(), alice, fields("Lamp", 1999, 5, "Home"), now).unwrap();
+    assert_eq!(lamp.owner_id, alice);
+    assert_eq!(lamp.price.cents(), 1999);
+
+    let err = manage::replace(
+        &mut db.conn(),
+        bob,
+        lamp.id,
+        fields("Stolen", 1, 1, "Home"),
+        now,
+    )
+    .unwrap_err();
+    assert!(matches!(err, CatalogError::NotOwner));
+    assert!(matches!(
+        manage::delete(&mut db.conn(), bob, lamp.id, now),
+        Err(CatalogError::NotOwner)
+    ));
+    let patched = manage::patch(
+        &mut db.conn(),
+        alice,
+        lamp.id,
+        crate::ProductPatch {
+            stock: Some(9),
+            ..Default::default()
+        },
+        now,
+    )
+    .unwrap();
+    assert_eq!((patched.stock, patched.name.as_str()), (9, "Lamp"));
+
+    manage::delete(&mut db.conn(), alice, lamp.id, now).unwrap();
+    assert!(matches!(
+        manage::get(&mut db.conn(), lamp.id),
+        Err(CatalogError::NotFound)
+    ));
+    assert!(matches!(
+        manage::delete(&mut db.conn(), alice, lamp.id, now),
+        Err(CatalogError::NotFound)
+    ));
+    let all = listing::list(&mut db.conn(), &listing(Filters::default(), None, 1, 100)).unwrap();
+    assert_eq!(all.total, 0);
+    let search = Search {
+        text: "lamp".into(),
+        listing: listing(Filters::default(), None, 1, 100),
+    };
+    assert_eq!(listing::search(&mut db.conn(), &search).unwrap().total, 0);
+    assert!(listing::categories(&mut db.conn()).unwrap().is_empty());
+}
+
+/// A catalog with ties on every sort key, created at distinct times.
+fn seeded(db: &TestDb) -> Vec<crate::Product> {
+    let alice = owner(db, "alice@example.com");
+    let base = Utc::now() - Duration::hours(1);
+    let specs = [
+        ("banana", 300, 0, "Fruit"),
+        ("Apple", 100, 5, "fruit"),
+        ("cherry", 300, 2, "FRUIT"),
+        ("apple", 100, 0, "Veg"),
+        ("Date", 250, 7, "Fruit"),
+        ("eggplant", 999, 1, "Veg"),
+        ("Fig", 250, 3, "Fruit"),
+        ("grape", 50, 9, "Fruit"),
+        ("Herb", 300, 4, "Veg"),
+        ("iceberg", 120, 0, "Veg"),
+        ("Jalapeno", 75, 6, "Veg"),
+        ("kale", 75, 2, "Veg"),
+    ];
+    specs
+        .iter()
+        .enumerate()
+        .map(|(n, (name, cents, stock, category))| {
+            // Two products share each timestamp, so creation order has ties too.
+            let at = base + Duration::seconds((n / 2) as i64);
+            manage::create(
+                &mut db.conn(),
+                alice,
+                fields(name, *cents, *stock, category),
+                at,
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+fn expected(all: &[crate::Product], filters: &Filters, sort: Sort) -> Vec<ProductId> {
+    let mut rows: Vec<&crate::Product> = all
+        .iter()
+        .filter(|p| {
+            filters
+                .category
+                .as_ref()
+                .is_none_or(|c| p.category.to_lowercase() == *c)
+        })
+        .filter(|p| filters.min_price.is_none_or(|m| p.price >= m))
+        .filter(|p| filters.max_price.is_none_or(|m| p.price <= m))
+        .filter(|p| !filters.in_stock || p.stock > 0)
+        .collect();
+    rows.sort_by(|a, b| match sort {
+        Sort::PriceAsc => (a.price, a.id).cmp(&(b.price, b.id)),
+        Sort::PriceDesc => (b.price, b.id).cmp(&(a.price, a.id)),
+        Sort::NameAsc => (a.name.to_lowercase(), a.id).cmp(&(b.name.to_lowercase(), b.id)),
+        Sort::NameDesc => (b.name.to_lowercase(), b.id).cmp(&(a.name.to_lowercase(), a.id)),
+        Sort::Newest => (b.created_at, b.id).cmp(&(a.created_at, a.id)),
+        Sort::Oldest => (a.created_at, a.id).cmp(&(b.created_at, b.id)),
+    });
+    rows.iter().map(|p| p.id).collect()
+}
+
+#[test]
+fn every_filter_and_sort_matches_an_independent_expectation_across_pages() {
+    let db = TestDb::new();
+    let all = seeded(&db);
+    let sorts = [
+        Sort::PriceAsc,
+        Sort::PriceDesc,
+        Sort::NameAsc,
+        Sort::NameDesc,
+        Sort::Newest,
+        Sort::Oldest,
+    ];
+    let filter_sets = [
+        Filters::default(),
+        Filters {
+            category: Some("fruit".into()),
+            ..Default::default()
+        },
+        Filters {
+            min_price: Some(Money::from_cents(100)),
+            max_price: Some(Money::from_cents(300)),
+            ..Default::default()
+        },
+        Filters {
+            in_stock: true,
+            ..Default::default()
+        },
+        Filters {
+            category: Some("veg".into()),
+            in_stock: true,
+            min_price: Some(Money::from_cents(75)),
+            max_price: None,
+        },
+    ];
+    for filters in &filter_sets {
+        for sort in sorts {
+            let want = expected(&all, filters, sort);
+            for size in [1, 3, 5, 100] {
+                let mut got = Vec::new();
+                let mut page = 1;
+                loop {
+                    let result = listing::list(
+                        &mut db.conn(),
+                        &listing(filters.clone(), Some(sort), page, size),
+                    )
+                    .unwrap();
+                    assert_eq!(result.total, want.len() as i64);
+                    assert_eq!(result.total_pages, (want.len() as i64 + size - 1) / size);
+                    if result.items.is_empty() {
+                        break;
+                    }
+                    got.extend(result.items.iter().map(|p| p.id));
+                    page += 1;
+                }
+                assert_eq!(
+                    got, want,
+                    "{filters:?} {sort:?} page size {size}: no repeats, no gaps, right order"
+                );
+            }
+        }
+    }
+    // The default order is oldest first.
+    let default =
+        listing::list(&mut db.conn(), &listing(Filters::default(), None, 1, 100)).unwrap();
+    assert_eq!(
+        default.items.iter().map(|p| p.id).collect::<Vec<_>>(),
+        expected(&all, &Filters::default(), Sort::Oldest)
+    );
+}
+
+#[test]
+fn categories_count_live_products_case_insensitively() {
+    let db = TestDb::new();
+    seeded(&db);
+    let categories = listing::categories(&mut db.conn()).unwrap();
+    let counts: Vec<(String, i64)> = categories
+        .iter()
+        .map(|c| (c.name.to_lowercase(), c.product_count))
+        .collect();
+    assert_eq!(counts, [("fruit".to_string(), 6), ("veg".to_string(), 6)]);
+}
+
+#[test]
+fn search_ranks_name_matches_first_finds_prefixes_and_treats_syntax_as_text() {
+    let db = TestDb::new();
+    let alice = owner(&db, "alice@example.com");
+    let now = Utc::now();
+    let mut described = fields("Desk Lamp", 1000, 1, "Home");
+    described.description = "Pairs well with any laptop stand.".into();
+    let described = manage::create(&mut db.conn(), alice, described, now).unwrap();
+    let named = manage::create(
+        &mut db.conn(),
+        alice,
+        fields("Laptop Stand", 2000, 1, "Office"),
+        now,
+    )
+    .unwrap();
+    manage::create(
+        &mut db.conn(),
+        alice,
+        fields("Teapot", 500, 1, "Kitchen"),
+        now,
+    )
+    .unwrap();
+
+    let search = |text: &str| {
+        let search = Search {
+            text: text.into(),
+            listing: listing(Filters::default(), None, 1, 100),
+        };
+        listing::search(&mut db.conn(), &search)
+            .unwrap()
+            .items
+            .iter()
+            .map(|p| p.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        search("laptop"),
+        [named.id, described.id],
+        "a name match ranks above a description match"
+    );
+    assert_eq!(
+        search("lapt"),
+        [named.id, described.id],
+        "word prefixes match"
+    );
+    assert_eq!(search("LAPTOP stand"), [named.id, described.id]);
+    assert_eq!(search("kitchen").len(), 1, "category is searched");
+    for hostile in [
+        "\"",
+        "*",
+        "NEAR",
+        "-",
+        ":",
+        "lap*",
+        "\"laptop",
+        "laptop NEAR(stand)",
+        "-laptop",
+        "name:laptop",
+        "AND",
+        "OR laptop",
+        "(",
+        ")",
+        "^",
+        "'",
+        "\\",
+        "%",
+        "_",
+    ] {
+        // None of these may be an error; syntax characters are only separators.
+        let search = Search {
+            text: hostile.into(),
+            listing: listing(Filters::default(), None, 1, 100),
+        };
+        listing::search(&mut db.conn(), &search).unwrap_or_else(|e| panic!("{hostile:?}: {e}"));
+    }
+    assert_eq!(
+        search("-laptop"),
+        [named.id, described.id],
+        "a leading minus is not NOT"
+    );
+    assert!(search(&"é".repeat(200)).is_empty());
+}
+
+/// `EXPLAIN QUERY PLAN` around any query, to check which indexes it uses.
+#[derive(QueryId)]
+struct Explain<Q>(Q);
+
+impl<Q: QueryFragment<Sqlite>> QueryFragment<Sqlite> for Explain<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_sql("EXPLAIN QUERY PLAN ");
+        self.0.walk_ast(out.reborrow())
+    }
+}
+
+impl<Q> Query for Explain<Q> {
+    type SqlType = (Integer, Integer, Integer, Text);
+}
+
+impl<Q> RunQueryDsl<emporium_db::Conn> for Explain<Q> {}
+
+fn plan<Q: QueryFragment<Sqlite> + QueryId>(db: &TestDb, query: Q) -> String {
+    let rows: Vec<(i32, i32, i32, String)> = Explain(query).load(&mut db.conn()).unwrap();
+    rows.into_iter()
+        .map(|r| r.3)
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+#[test]
+fn every_listing_filter_and_sort_is_served_by_an_index() {
+    let db = TestDb::new();
+    seeded(&db);
+    diesel::sql_query("ANALYZE")
+        .execute(&mut db.conn())
+        .unwrap();
+    let sorts = [
+        None,
+        Some(Sort::PriceAsc),
+        Some(Sort::PriceDesc),
+        Some(Sort::NameAsc),
+        Some(Sort::NameDesc),
+        Some(Sort::Newest),
+        Some(Sort::Oldest),
+    ];
+    let filter_sets = [
+        Filters::default(),
+        Filters {
+            category: Some("fruit".into()),
+            ..Default::default()
+        },
+        Filters {
+            min_price: Some(Money::from_cents(100)),
+            max_price: Some(Money::from_cents(300)),
+            ..Default::default()
+        },
+        Filters {
+            in_stock: true,
+            ..Default::default()
+        },
+        Filters {
+            category: Some("veg".into()),
+            in_stock: true,
+            min_price: Some(Money::from_cents(75)),
+            max_price: Some(Money::from_cents(500)),
+        },
+    ];
+    for filters in &filter_sets {
+        for sort in sorts {
+            let listing = listing(filters.clone(), sort, 2, 5);
+            let query = listing::listing_query(&listing).limit(5).offset(5);
+            let plan = plan(&db, query);
+            assert!(
+                plan.contains("USING INDEX") || plan.contains("USING COVERING INDEX"),
+                "{filters:?} {sort:?}: {plan}"
+            );
+            assert!(
+                !plan.contains("SCAN products |") && !plan.ends_with("SCAN products"),
+                "full scan for {filters:?} {sort:?}: {plan}"
+            );
+        }
+    }
+}
