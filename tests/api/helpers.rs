@@ -253,6 +253,36 @@ impl TestApp {
         self.signed_in(Role::Admin).await
     }
 
+    /// A product created over HTTP by `admin`; returns its id.
+    pub async fn product(&self, admin: &TestUser, price: f64, stock: i64) -> i64 {
+        let name = format!("Product {}", NEXT_EMAIL.fetch_add(1, Ordering::Relaxed));
+        let body = json!({"name": name, "price": price, "stock": stock, "category": "Test"});
+        let response = self.post_json_as("/products", &admin.access, &body).await;
+        assert_eq!(
+            response.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&response.body)
+        );
+        response.json()["id"].as_i64().expect("product id")
+    }
+
+    /// `POST /cart/add` as `user`.
+    pub async fn add_to_cart(&self, user: &TestUser, product: i64, quantity: i64) -> TestResponse {
+        self.post_json_as(
+            "/cart/add",
+            &user.access,
+            &json!({"product_id": product, "quantity": quantity}),
+        )
+        .await
+    }
+
+    /// `POST /checkout` as `user` with no body.
+    pub async fn checkout(&self, user: &TestUser) -> TestResponse {
+        self.send(self.request_as(Method::POST, "/checkout", &user.access))
+            .await
+    }
+
     /// The next email the SMTP server received (waits up to 10 s), as JSON with `subject`,
     /// `to`, `text` and `html`.
     pub async fn next_mail(&self) -> Value {

@@ -9,8 +9,10 @@
 )]
 
 mod auth;
+mod cart;
 mod errors;
 mod health;
 mod helpers;
+mod orders;
 mod products;
 mod users;

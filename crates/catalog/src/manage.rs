@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use emporium_core::{ProductId, UserId};
-use emporium_db::schema::products;
+use emporium_db::schema::{cart_items, products};
 use emporium_db::{Conn, write_transaction};
 
 use crate::CatalogError;
@@ -119,8 +119,8 @@ pub fn patch(
 }
 
 /// Takes a product the actor owns out of the catalog: it leaves listings, search, detail and
-/// (through the cart crate, which never shows deleted products) every cart. Orders keep their
-/// own copies of its name and price.
+/// every cart (its cart lines are deleted in the same transaction). Orders keep their own
+/// copies of its name and price.
 pub fn delete(
     conn: &mut Conn,
     actor: UserId,
@@ -135,6 +135,8 @@ pub fn delete(
                 products::updated_at.eq(now.naive_utc()),
             ))
             .execute(conn)?;
+        // Out of every cart, in the same transaction.
+        diesel::delete(cart_items::table.filter(cart_items::product_id.eq(id))).execute(conn)?;
         Ok(())
     })
 }

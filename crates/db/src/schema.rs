@@ -1,6 +1,15 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    cart_items (user_id, product_id) {
+        user_id -> Integer,
+        product_id -> Integer,
+        quantity -> Integer,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     email_tokens (id) {
         id -> Integer,
         user_id -> Integer,
@@ -13,11 +22,47 @@ diesel::table! {
 }
 
 diesel::table! {
+    idempotency_keys (user_id, idempotency_key) {
+        user_id -> Integer,
+        idempotency_key -> Text,
+        cart_fingerprint -> Text,
+        order_id -> Integer,
+        response_status -> Integer,
+        response_body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     login_failures (id) {
         id -> Integer,
         scope -> Text,
         subject -> Text,
         failed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_items (id) {
+        id -> Integer,
+        order_id -> Integer,
+        product_id -> Nullable<Integer>,
+        product_name -> Text,
+        unit_price_cents -> BigInt,
+        quantity -> Integer,
+        line_total_cents -> BigInt,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> Integer,
+        user_id -> Integer,
+        status -> Text,
+        total_cents -> BigInt,
+        item_count -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -83,13 +128,24 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(cart_items -> products (product_id));
+diesel::joinable!(cart_items -> users (user_id));
 diesel::joinable!(email_tokens -> users (user_id));
+diesel::joinable!(idempotency_keys -> orders (order_id));
+diesel::joinable!(idempotency_keys -> users (user_id));
+diesel::joinable!(order_items -> orders (order_id));
+diesel::joinable!(order_items -> products (product_id));
+diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(products -> users (owner_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    cart_items,
     email_tokens,
+    idempotency_keys,
     login_failures,
+    order_items,
+    orders,
     outbox,
     products,
     sessions,

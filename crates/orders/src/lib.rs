@@ -1,6 +1,71 @@
-//! Checkout and orders for Emporium — not filled yet.
+//! Checkout and orders for Emporium.
 //!
-//! This crate will own checkout as one write transaction (stock decremented conditionally,
-//! the order written with copies of names and prices, the cart emptied), idempotency keys,
-//! the dummy payment step, and the order lifecycle (paid → shipped → delivered, cancellation
-//! with restock): plain synchronous functions over `&mut emporium_db::Conn`.
+//! [`checkout::checkout`] turns a cart into a paid order in ONE write transaction: every
+//! line's stock is decremented by a conditional update (`stock >= quantity`), the order is
+//! written with copies of each product's name and price, the cart is emptied and the
+//! confirmation email queued — all of it or nothing. However many checkouts run at once,
+//! stock never goes below zero. An idempotency key makes a retried checkout answer with the
+//! first response instead of ordering twice. [`lifecycle`] moves orders along
+//! `paid → shipped → delivered` and cancels them (restocking a paid order).
+
+pub mod checkout;
+pub mod lifecycle;
+pub mod model;
+
+pub use checkout::{CheckoutRequest, Outcome, Payment};
+pub use model::{Order, OrderItem, OrderSummary, Status};
+
+use emporium_cart::Shortage;
+use emporium_core::ValidationErrors;
+
+/// Why an order operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    /// Input is invalid.
+    #[error("invalid input: {0}")]
+    Validation(#[from] ValidationErrors),
+    /// The cart has no lines.
+    #[error("the cart is empty")]
+    CartEmpty,
+    /// Some lines ask for more than the stock; every short line is listed.
+    #[error("not enough stock for {} product(s)", .0.len())]
+    InsufficientStock(Vec<Shortage>),
+    /// The (dummy) payment processor declined the card.
+    #[error("the payment was declined")]
+    PaymentDeclined,
+    /// The idempotency key was used before for a different cart.
+    #[error("the idempotency key was used for a different cart")]
+    IdempotencyKeyReused,
+    /// No such order, or not the caller's.
+    #[error("no such order")]
+    NotFound,
+    /// The status change is not allowed from the current status (or not for this caller).
+    #[error("cannot change an order from {from} to {to}")]
+    InvalidTransition {
+        /// Current status.
+        from: Status,
+        /// Requested status.
+        to: Status,
+    },
+    /// A database failure.
+    #[error("database: {0}")]
+    Database(#[from] diesel::result::Error),
+    /// Anything else that is not the caller's fault.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<emporium_cart::CartError> for OrderError {
+    fn from(error: emporium_cart::CartError) -> Self {
+        use emporium_cart::CartError as E;
+        match error {
+            E::Validation(v) => OrderError::Validation(v),
+            E::InsufficientStock(lines) => OrderError::InsufficientStock(lines),
+            E::Database(e) => OrderError::Database(e),
+            other => OrderError::Internal(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

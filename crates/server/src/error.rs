@@ -365,3 +365,60 @@ impl From<emporium_catalog::CatalogError> for ApiError {
         }
     }
 }
+
+fn insufficient_stock(lines: &[emporium_cart::Shortage]) -> ApiError {
+    let detail = match lines.len() {
+        1 => "Not enough stock for 1 product".to_string(),
+        n => format!("Not enough stock for {n} products"),
+    };
+    ApiError::conflict("insufficient_stock", detail)
+        .with_errors(serde_json::to_value(lines).unwrap_or(Value::Null))
+}
+
+impl From<emporium_cart::CartError> for ApiError {
+    fn from(error: emporium_cart::CartError) -> Self {
+        use emporium_cart::CartError as E;
+        match error {
+            E::Validation(errors) => ApiError::validation(errors),
+            E::ProductNotFound => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "product_not_found",
+                "No such product.",
+            ),
+            E::NotInCart => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_in_cart",
+                "This product is not in the cart.",
+            ),
+            E::InsufficientStock(lines) => insufficient_stock(&lines),
+            E::Database(error) => ApiError::internal(error),
+        }
+    }
+}
+
+impl From<emporium_orders::OrderError> for ApiError {
+    fn from(error: emporium_orders::OrderError) -> Self {
+        use emporium_orders::OrderError as E;
+        match error {
+            E::Validation(errors) => ApiError::validation(errors),
+            E::CartEmpty => ApiError::conflict("cart_empty", "The cart is empty."),
+            E::InsufficientStock(lines) => insufficient_stock(&lines),
+            E::PaymentDeclined => ApiError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "payment_declined",
+                "The card was declined. Nothing was charged and the cart is unchanged.",
+            ),
+            E::IdempotencyKeyReused => ApiError::conflict(
+                "idempotency_key_reused",
+                "This Idempotency-Key was already used for a different cart.",
+            ),
+            E::NotFound => ApiError::not_found("No such order."),
+            E::InvalidTransition { from, to } => ApiError::conflict(
+                "invalid_transition",
+                format!("An order that is {from} cannot become {to}."),
+            ),
+            E::Database(error) => ApiError::internal(error),
+            E::Internal(message) => ApiError::internal(anyhow::anyhow!(message)),
+        }
+    }
+}

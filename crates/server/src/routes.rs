@@ -6,7 +6,7 @@
 
 use actix_web::web::{self, delete, get, patch, post, put, resource};
 
-use crate::handlers::{auth, health, products, users};
+use crate::handlers::{auth, cart, health, orders, products, users};
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -58,5 +58,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(put().to(products::replace))
                 .route(patch().to(products::patch))
                 .route(delete().to(products::delete)),
-        );
+        )
+        // Cart
+        .service(
+            resource("/cart")
+                .route(get().to(cart::get))
+                .route(delete().to(cart::clear)),
+        )
+        .service(resource("/cart/add").route(post().to(cart::add)))
+        .service(resource("/cart/update/{product_id}").route(put().to(cart::update)))
+        .service(resource("/cart/remove/{product_id}").route(delete().to(cart::remove)))
+        // Checkout and orders
+        .service(resource("/checkout").route(post().to(orders::checkout)))
+        .service(resource("/orders").route(get().to(orders::list)))
+        .service(resource("/orders/{id}").route(get().to(orders::get)))
+        .service(resource("/orders/{id}/cancel").route(post().to(orders::cancel)))
+        .service(resource("/admin/orders").route(get().to(orders::admin_list)))
+        .service(resource("/admin/orders/{id}").route(patch().to(orders::admin_update)));
 }

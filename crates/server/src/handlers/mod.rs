@@ -2,7 +2,9 @@
 //! through [`AppState::db`](crate::state::AppState::db), and maps the result.
 
 pub mod auth;
+pub mod cart;
 pub mod health;
+pub mod orders;
 pub mod products;
 pub mod users;
 

@@ -1,0 +1,363 @@
+//! Checkout: a cart becomes a paid order in one write transaction.
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use emporium_cart::{Shortage, StoredLine};
+use emporium_core::{Email, Money, OrderId, UserId, ValidationErrors};
+use emporium_db::schema::{cart_items, idempotency_keys, order_items, orders, products, users};
+use emporium_db::{Conn, write_transaction};
+use emporium_mail::{MessageKind, OutgoingMail, templates};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::OrderError;
+use crate::model::{self, Order, Status};
+
+/// The card the dummy processor declines; every other valid card is approved.
+pub const DECLINED_CARD: &str = "4000000000000002";
+/// Longest idempotency key, in characters.
+pub const MAX_KEY_CHARS: usize = 255;
+/// How long a key's first response is kept for replay (at least the 24 hours promised).
+pub const KEY_RETENTION: Duration = Duration::hours(48);
+
+/// The optional checkout body: `{"payment": {"method": "dummy", "card_number": "…"}}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CheckoutRequest {
+    /// How to pay; absent means the dummy processor with no card, which approves.
+    pub payment: Option<PaymentInput>,
+}
+
+/// The payment part of the body, as sent.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PaymentInput {
+    /// Only `dummy` is supported.
+    pub method: Option<String>,
+    /// A card number (spaces and dashes allowed), checked with the Luhn algorithm.
+    pub card_number: Option<String>,
+}
+
+/// A checked payment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Payment {
+    card_number: Option<String>,
+}
+
+impl Payment {
+    /// Whether the dummy processor declines this payment.
+    pub fn declined(&self) -> bool {
+        self.card_number.as_deref() == Some(DECLINED_CARD)
+    }
+}
+
+fn luhn(digits: &str) -> bool {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 1 {
+                if d * 2 > 9 { d * 2 - 9 } else { d * 2 }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+impl CheckoutRequest {
+    /// Checks the payment part, naming every bad field.
+    pub fn into_payment(self) -> Result<Payment, ValidationErrors> {
+        let Some(payment) = self.payment else {
+            return Ok(Payment::default());
+        };
+        let mut errors = ValidationErrors::new();
+        errors.check(
+            "payment.method",
+            match payment.method.as_deref() {
+                None | Some("dummy") => Ok(()),
+                Some(_) => Err("must be \"dummy\" (the only processor this shop has)"),
+            },
+        );
+        let card = errors.check(
+            "payment.card_number",
+            match payment.card_number {
+                None => Ok(None),
+                Some(number) => {
+                    let digits: String =
+                        number.chars().filter(|c| *c != ' ' && *c != '-').collect();
+                    if !(12..=19).contains(&digits.len())
+                        || !digits.bytes().all(|b| b.is_ascii_digit())
+                    {
+                        Err("must be 12 to 19 digits")
+                    } else if !luhn(&digits) {
+                        Err("is not a valid card number")
+                    } else {
+                        Ok(Some(digits))
+                    }
+                }
+            },
+        );
+        errors.finish(card.map(|card_number| Payment { card_number }))
+    }
+}
+
+/// Checks an `Idempotency-Key`: 1..=255 visible ASCII characters.
+pub fn parse_key(key: &str) -> Result<String, ValidationErrors> {
+    let ok =
+        (1..=MAX_KEY_CHARS).contains(&key.len()) && key.bytes().all(|b| (0x21..=0x7e).contains(&b));
+    if ok {
+        Ok(key.to_string())
+    } else {
+        Err(ValidationErrors::single(
+            "Idempotency-Key",
+            "must be 1 to 255 visible ASCII characters",
+        ))
+    }
+}
+
+/// What a checkout produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new order. `body` is its JSON, exactly as stored for replay.
+    Created {
+        /// The order.
+        order: Order,
+        /// Its JSON.
+        body: String,
+    },
+    /// A retry with a key whose first request succeeded: the first response, verbatim.
+    Replayed {
+        /// The first response's status.
+        status: u16,
+        /// The first response's body.
+        body: String,
+    },
+}
+
+fn fingerprint(lines: &[StoredLine]) -> String {
+    let mut parts: Vec<(i32, i32)> = lines
+        .iter()
+        .map(|l| (l.product_id.get(), l.quantity))
+        .collect();
+    parts.sort_unstable();
+    let text: String = parts.iter().map(|(p, q)| format!("{p}:{q};")).collect();
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Checks out `user`'s cart.
+///
+/// In one write transaction: with a `key` already used by this user, the first response is
+/// replayed (also when the cart has since been emptied by that very checkout) unless the cart
+/// now holds something different (`IdempotencyKeyReused`); otherwise the cart must have lines
+/// (`CartEmpty`) that the stock covers (`InsufficientStock` lists every short line), the
+/// payment must be approved (`PaymentDeclined`), and then stock is decremented, the order and
+/// its lines written with copies of names and prices, the cart emptied, the confirmation
+/// mail queued and the response stored under the key. Any error leaves everything as it was;
+/// failed attempts do not use up a key.
+pub fn checkout(
+    conn: &mut Conn,
+    user: UserId,
+    key: Option<&str>,
+    payment: &Payment,
+    shop_name: &str,
+    now: DateTime<Utc>,
+) -> Result<Outcome, OrderError> {
+    write_transaction(conn, |conn| {
+        let lines = emporium_cart::lines(conn, user)?;
+        let print = fingerprint(&lines);
+        if let Some(key) = key {
+            diesel::delete(
+                idempotency_keys::table
+                    .filter(idempotency_keys::created_at.lt((now - KEY_RETENTION).naive_utc())),
+            )
+            .execute(conn)?;
+            let first: Option<(String, i32, String)> = idempotency_keys::table
+                .find((user, key))
+                .select((
+                    idempotency_keys::cart_fingerprint,
+                    idempotency_keys::response_status,
+                    idempotency_keys::response_body,
+                ))
+                .first(conn)
+                .optional()?;
+            if let Some((first_print, status, body)) = first {
+                if lines.is_empty() || first_print == print {
+                    return Ok(Outcome::Replayed {
+                        status: u16::try_from(status).unwrap_or(201),
+                        body,
+                    });
+                }
+                return Err(OrderError::IdempotencyKeyReused);
+            }
+        }
+        if lines.is_empty() {
+            return Err(OrderError::CartEmpty);
+        }
+        let short: Vec<Shortage> = lines
+            .iter()
+            .filter(|l| l.quantity > l.stock)
+            .map(|l| Shortage {
+                product_id: l.product_id,
+                requested: i64::from(l.quantity),
+                available: i64::from(l.stock),
+            })
+            .collect();
+        if !short.is_empty() {
+            return Err(OrderError::InsufficientStock(short));
+        }
+        if payment.declined() {
+            return Err(OrderError::PaymentDeclined);
+        }
+
+        let overflow = || OrderError::Internal("order total overflows".into());
+        let mut total = Money::ZERO;
+        let mut item_count = 0i32;
+        for line in &lines {
+            // The conditional update is what keeps stock from going negative, whatever else
+            // runs at the same time.
+            let updated = diesel::update(
+                products::table
+                    .find(line.product_id)
+                    .filter(products::deleted_at.is_null())
+                    .filter(products::stock.ge(line.quantity)),
+            )
+            .set(products::stock.eq(products::stock - line.quantity))
+            .execute(conn)?;
+            if updated != 1 {
+                return Err(OrderError::InsufficientStock(vec![Shortage {
+                    product_id: line.product_id,
+                    requested: i64::from(line.quantity),
+                    available: i64::from(line.stock),
+                }]));
+            }
+            let line_total = line
+                .unit_price
+                .checked_mul(i64::from(line.quantity))
+                .ok_or_else(overflow)?;
+            total = total.checked_add(line_total).ok_or_else(overflow)?;
+            item_count = item_count.checked_add(line.quantity).ok_or_else(overflow)?;
+        }
+
+        let at = now.naive_utc();
+        let order_id: OrderId = diesel::insert_into(orders::table)
+            .values((
+                orders::user_id.eq(user),
+                orders::status.eq(Status::Paid.as_str()),
+                orders::total_cents.eq(total),
+                orders::item_count.eq(item_count),
+                orders::created_at.eq(at),
+                orders::updated_at.eq(at),
+            ))
+            .returning(orders::id)
+            .get_result(conn)?;
+        let mut mail_lines = Vec::with_capacity(lines.len());
+        for line in &lines {
+            let line_total = line
+                .unit_price
+                .checked_mul(i64::from(line.quantity))
+                .ok_or_else(overflow)?;
+            diesel::insert_into(order_items::table)
+                .values((
+                    order_items::order_id.eq(order_id),
+                    order_items::product_id.eq(Some(line.product_id)),
+                    order_items::product_name.eq(&line.name),
+                    order_items::unit_price_cents.eq(line.unit_price),
+                    order_items::quantity.eq(line.quantity),
+                    order_items::line_total_cents.eq(line_total),
+                ))
+                .execute(conn)?;
+            mail_lines.push(templates::OrderLine {
+                name: line.name.clone(),
+                quantity: line.quantity,
+                unit_price: line.unit_price,
+                line_total,
+            });
+        }
+        diesel::delete(cart_items::table.filter(cart_items::user_id.eq(user))).execute(conn)?;
+
+        let (email, name): (Email, String) = users::table
+            .find(user)
+            .select((users::email, users::name))
+            .first(conn)?;
+        let content =
+            templates::order_confirmation(shop_name, &name, order_id.get(), &mail_lines, total);
+        emporium_mail::enqueue(
+            conn,
+            &OutgoingMail {
+                kind: MessageKind::OrderConfirmation,
+                to: email,
+                to_name: name,
+                content,
+            },
+            now,
+        )?;
+
+        let order = model::load(conn, order_id)?;
+        let body =
+            serde_json::to_string(&order).map_err(|e| OrderError::Internal(e.to_string()))?;
+        if let Some(key) = key {
+            diesel::insert_into(idempotency_keys::table)
+                .values((
+                    idempotency_keys::user_id.eq(user),
+                    idempotency_keys::idempotency_key.eq(key),
+                    idempotency_keys::cart_fingerprint.eq(&print),
+                    idempotency_keys::order_id.eq(order_id),
+                    idempotency_keys::response_status.eq(201),
+                    idempotency_keys::response_body.eq(&body),
+                    idempotency_keys::created_at.eq(at),
+                ))
+                .execute(conn)?;
+        }
+        Ok(Outcome::Created { order, body })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payment_rules() {
+        assert_eq!(
+            CheckoutRequest::default().into_payment(),
+            Ok(Payment::default())
+        );
+        let pay = |method: &str, card: &str| {
+            CheckoutRequest {
+                payment: Some(PaymentInput {
+                    method: Some(method.into()),
+                    card_number: Some(card.into()),
+                }),
+            }
+            .into_payment()
+        };
+        assert!(!pay("dummy", "4242424242424242").unwrap().declined());
+        assert!(!pay("dummy", "4242 4242 4242 4242").unwrap().declined());
+        assert!(pay("dummy", DECLINED_CARD).unwrap().declined());
+        assert_eq!(
+            pay("dummy", "4242424242424241").unwrap_err().fields()[0].field,
+            "payment.card_number"
+        );
+        assert_eq!(
+            pay("dummy", "12ab").unwrap_err().fields()[0].field,
+            "payment.card_number"
+        );
+        let both = pay("paypal", "1").unwrap_err();
+        assert_eq!(both.fields().len(), 2);
+    }
+
+    #[test]
+    fn keys_are_visible_ascii_up_to_255() {
+        assert!(parse_key("order-2026-11-26-abc").is_ok());
+        assert!(parse_key(&"k".repeat(255)).is_ok());
+        assert!(parse_key(&"k".repeat(256)).is_err());
+        assert!(parse_key("").is_err());
+        assert!(parse_key("has space").is_err());
+        assert!(parse_key("é").is_err());
+    }
+}
