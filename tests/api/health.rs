@@ -55,3 +55,50 @@ async fn not_ready_when_a_migration_is_pending() {
         .expect("forget a migration");
     app.get("/ready").await.assert_problem(503, "not_ready");
 }
+
+#[actix_web::test]
+async fn metrics_count_requests_by_route_pattern_and_status() {
+    let app = TestApp::spawn().await;
+    for _ in 0..3 {
+        app.get("/products/12345").await;
+    }
+    app.get("/products/999").await;
+    app.get("/health").await;
+    app.get("/no/such/place/xyz").await;
+
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status, 200);
+    assert!(
+        response
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = String::from_utf8_lossy(&response.body);
+    assert!(
+        text.contains(
+            r#"emporium_http_requests_total{endpoint="/products/{id}",method="GET",status="404"} 4"#
+        ),
+        "counted by route pattern, not raw path:\n{text}"
+    );
+    assert!(text.contains(
+        r#"emporium_http_requests_total{endpoint="/health",method="GET",status="200"} 1"#
+    ));
+    assert!(
+        text.contains(r#"endpoint="UNKNOWN""#),
+        "unmatched paths are masked"
+    );
+    assert!(
+        !text.contains("/no/such/place"),
+        "raw paths never become labels"
+    );
+    assert!(text.contains(r#"emporium_http_requests_duration_seconds_bucket{endpoint="/health",method="GET",status="200",le="0.005"}"#));
+    for gauge in [
+        "emporium_db_pool_connections",
+        "emporium_db_pool_idle_connections",
+        "emporium_outbox_pending 0",
+        "emporium_outbox_failed 0",
+    ] {
+        assert!(text.contains(gauge), "{gauge}:\n{text}");
+    }
+}

@@ -422,3 +422,9 @@ impl From<emporium_orders::OrderError> for ApiError {
         }
     }
 }
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(error: diesel::result::Error) -> Self {
+        ApiError::internal(error)
+    }
+}

@@ -14,6 +14,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         // Operations
         .service(resource("/health").route(get().to(health::health)))
         .service(resource("/ready").route(get().to(health::ready)))
+        .service(resource("/metrics").route(get().to(health::metrics)))
         // Auth
         .service(resource("/auth/signup").route(post().to(auth::signup)))
         .service(

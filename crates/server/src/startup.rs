@@ -19,6 +19,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::extract::{MAX_BODY_BYTES, path_error};
 use crate::handlers;
+use crate::metrics::Metrics;
 use crate::middleware::{X_REQUEST_ID, request_context};
 use crate::routes;
 use crate::state::AppState;
@@ -81,6 +82,7 @@ impl Application {
             settings: Arc::new(settings),
             mail: mail_worker.waker(),
             auth: Arc::new(auth),
+            metrics: Metrics::new()?,
         });
         let settings = Arc::clone(&state.settings);
         let mut server = HttpServer::new(move || {
@@ -129,7 +131,8 @@ impl Application {
 }
 
 /// The application: state, extractor limits, routes, and the middleware stack (outermost
-/// first: request context → tracing → CORS → trailing-slash normalisation → routes).
+/// first: request context → metrics → tracing → CORS → trailing-slash normalisation →
+/// routes).
 ///
 /// `configure` registers the routes; the server passes [`routes::configure`].
 pub fn app(
@@ -145,6 +148,7 @@ pub fn app(
     >,
 > {
     let cors = cors(&state.settings.cors_allowed_origins);
+    let metrics = state.metrics.middleware();
     App::new()
         .app_data(state)
         .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
@@ -155,6 +159,7 @@ pub fn app(
         .wrap(NormalizePath::new(TrailingSlash::Trim))
         .wrap(cors)
         .wrap(TracingLogger::<RequestSpan>::new())
+        .wrap(metrics)
         .wrap(from_fn(request_context))
 }
 

@@ -9,6 +9,7 @@ use emporium_db::{Conn, Pool};
 use emporium_mail::worker::Waker;
 
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 
 /// Shared application state, registered as `web::Data<AppState>`.
 #[derive(Clone)]
@@ -21,6 +22,8 @@ pub struct AppState {
     pub mail: Waker,
     /// Token keys, password hasher and account rules.
     pub auth: Arc<AuthConfig>,
+    /// The app's metrics registry.
+    pub metrics: Metrics,
 }
 
 impl AppState {

@@ -34,3 +34,15 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
         }
     }
 }
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let outbox = state.db(emporium_mail::outbox::counts).await?;
+    let body = state
+        .metrics
+        .render(state.pool.state(), outbox)
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(body))
+}
