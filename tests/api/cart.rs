@@ -119,6 +119,17 @@ async fn stock_limits_unknown_products_and_bad_input() {
     app.add_to_cart(&buyer, 999_999, 1)
         .await
         .assert_problem(404, "product_not_found");
+    let plenty = app.product(&admin, 1.0, 5000).await;
+    assert_eq!(app.add_to_cart(&buyer, plenty, 999).await.status, 200);
+    app.add_to_cart(&buyer, plenty, 1)
+        .await
+        .assert_problem(409, "line_limit");
+    app.send(app.request_as(
+        Method::DELETE,
+        &format!("/cart/remove/{plenty}"),
+        &buyer.access,
+    ))
+    .await;
     for (body, field) in [
         (json!({"product_id": lamp, "quantity": 0}), "quantity"),
         (json!({"product_id": lamp, "quantity": 1000}), "quantity"),

@@ -13,6 +13,7 @@ mod cart;
 mod errors;
 mod health;
 mod helpers;
+mod openapi;
 mod orders;
 mod products;
 mod users;

@@ -192,6 +192,15 @@ async fn checkout_errors_change_nothing() {
         0
     );
 
+    let array = app
+        .post_json_as(
+            "/checkout",
+            &buyer.access,
+            &json!({"payment": [null, null]}),
+        )
+        .await;
+    array.assert_problem(422, "validation_failed");
+    assert_eq!(array.error_fields(), ["payment"]);
     let bad = app
         .post_json_as(
             "/checkout",

@@ -412,7 +412,7 @@ pub fn change_password(
 ) -> Result<(), AuthError> {
     let row = user::find(conn, principal.user_id)?.ok_or(AuthError::InvalidAccessToken)?;
     if config.hasher.verify(current, &row.password_hash) == Verified::No {
-        return Err(ValidationErrors::single("current_password", "is incorrect").into());
+        return Err(AuthError::WrongCurrentPassword);
     }
     let hash = config.hasher.hash(new_password.expose())?;
     write_transaction(conn, |conn| {

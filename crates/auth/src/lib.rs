@@ -143,6 +143,9 @@ pub enum AuthError {
     /// No such account.
     #[error("no such account")]
     NotFound,
+    /// The current password given for a password change is wrong.
+    #[error("the current password is wrong")]
+    WrongCurrentPassword,
     /// The change would leave the shop without an active admin.
     #[error("the last active admin cannot be demoted or disabled")]
     LastAdmin,

@@ -15,12 +15,14 @@ use crate::{AuthConfig, AuthError, Principal, Role, throttle};
 
 /// What signin and refresh return.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenPair {
     /// Short-lived bearer token for API calls.
     pub access_token: String,
     /// Single-use token for `/auth/refresh`.
     pub refresh_token: String,
     /// Always `bearer`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "bearer"))]
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: i64,

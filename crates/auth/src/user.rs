@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 /// What an account may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     /// A shopper.
     User,
@@ -36,6 +37,7 @@ impl Role {
 
 /// An account as the API shows it. It has no password hash, so none can be serialized.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     /// Its id.
     pub id: UserId,

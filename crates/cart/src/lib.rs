@@ -17,6 +17,7 @@ pub const MAX_QUANTITY: i32 = 999;
 
 /// One line of a cart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CartLine {
     /// The product.
     pub product_id: ProductId,
@@ -34,6 +35,7 @@ pub struct CartLine {
 
 /// A cart: its lines (oldest first), the number of units, and the subtotal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Cart {
     /// The lines, in the order products were first added.
     pub items: Vec<CartLine>,
@@ -45,6 +47,7 @@ pub struct Cart {
 
 /// A line that asks for more than the stock holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Shortage {
     /// The product.
     pub product_id: ProductId,
@@ -66,6 +69,9 @@ pub enum CartError {
     /// The product is not in the cart.
     #[error("the product is not in the cart")]
     NotInCart,
+    /// Adding would take the line past 999 units.
+    #[error("a cart line holds at most 999 units")]
+    LineLimit,
     /// Not enough stock.
     #[error("not enough stock")]
     InsufficientStock(Vec<Shortage>),
@@ -183,7 +189,8 @@ fn current_quantity(
 }
 
 /// Adds `quantity` units of a product; a product already in the cart gets the units added to
-/// its line. Refused when the line would exceed the stock or 999 units.
+/// its line. Refused when the line would exceed the stock (`InsufficientStock`) or 999 units
+/// (`LineLimit`).
 pub fn add(
     conn: &mut Conn,
     user: UserId,
@@ -196,11 +203,7 @@ pub fn add(
         let existing = current_quantity(conn, user, product)?;
         let wanted = existing.unwrap_or(0) + quantity;
         if wanted > MAX_QUANTITY {
-            return Err(ValidationErrors::single(
-                "quantity",
-                "a cart line holds at most 999 units",
-            )
-            .into());
+            return Err(CartError::LineLimit);
         }
         if wanted > stock {
             return Err(CartError::InsufficientStock(vec![Shortage {

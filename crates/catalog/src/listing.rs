@@ -131,11 +131,7 @@ impl ListQuery {
         let money = |v: &Option<String>| v.as_deref().map(Money::parse).transpose();
         let min_price = errors.check("min_price", money(&self.min_price));
         let max_price = errors.check("max_price", money(&self.max_price));
-        if let (Some(Some(min)), Some(Some(max))) = (min_price, max_price)
-            && max < min
-        {
-            errors.push("max_price", "must not be below min_price");
-        }
+        // A range with max below min is valid and simply matches nothing.
         let sort = errors.check(
             "sort_by",
             self.sort_by.as_deref().map(Sort::parse).transpose(),
@@ -293,6 +289,7 @@ pub fn search(conn: &mut Conn, search: &Search) -> Result<Page<Product>, Catalog
 
 /// A category and how many live products it has.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Category {
     /// The category's name (categories differing only in case are one).
     pub name: String,

@@ -19,6 +19,7 @@ pub const MAX_URL_CHARS: usize = 2_048;
 
 /// A product as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Product {
     /// Its id.
     pub id: ProductId,
@@ -113,7 +114,7 @@ pub struct ProductInput {
     pub price: Option<Option<f64>>,
     /// 0..=1,000,000.
     #[serde(default, deserialize_with = "present")]
-    pub stock: Option<Option<i64>>,
+    pub stock: Option<Option<emporium_core::WholeNumber>>,
     /// 1..=100 characters.
     #[serde(default, deserialize_with = "present")]
     pub category: Option<Option<String>>,
@@ -248,7 +249,7 @@ impl ProductInput {
             self.stock
                 .flatten()
                 .ok_or_else(|| "is required".to_string())
-                .and_then(parse_stock),
+                .and_then(|n| parse_stock(n.0)),
         );
         let category = errors.check(
             "category",
@@ -297,7 +298,7 @@ impl ProductInput {
             },
         );
         let price = errors.check("price", field(self.price, price));
-        let stock = errors.check("stock", field(self.stock, parse_stock));
+        let stock = errors.check("stock", field(self.stock, |n| parse_stock(n.0)));
         let category = errors.check("category", field(self.category, |v| parse_category(&v)));
         let image_url = errors.check(
             "image_url",

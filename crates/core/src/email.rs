@@ -93,6 +93,28 @@ where
     }
 }
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Email {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Email,
+            )))
+            .max_length(Some(254))
+            .description(Some("An email address, stored trimmed and lower-cased."))
+            .examples(["ada@example.com"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Email {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Email")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

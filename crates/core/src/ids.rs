@@ -18,6 +18,7 @@ macro_rules! id_type {
         )]
         #[serde(transparent)]
         #[diesel(sql_type = Integer)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub struct $name(pub i32);
 
         impl $name {

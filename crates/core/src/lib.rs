@@ -9,6 +9,7 @@
 mod email;
 mod ids;
 mod money;
+mod number;
 mod page;
 pub mod settings;
 pub mod time;
@@ -17,6 +18,7 @@ mod validation;
 pub use email::{Email, EmailError};
 pub use ids::{OrderId, ProductId, SessionId, UserId};
 pub use money::{Money, MoneyError};
+pub use number::WholeNumber;
 pub use page::{Page, PageRequest};
 pub use settings::{Settings, SettingsError};
 pub use validation::{FieldError, ValidationErrors};

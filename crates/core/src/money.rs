@@ -218,6 +218,25 @@ where
     }
 }
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Money {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Number)
+            .minimum(Some(0.0))
+            .description(Some("An amount of money: a JSON number with at most two decimals (kept as integer cents)."))
+            .examples([19.99])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Money {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Money")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

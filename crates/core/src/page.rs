@@ -33,6 +33,7 @@ impl PageRequest {
             "page",
             match page.unwrap_or(1) {
                 p if p < 1 => Err("must be at least 1"),
+                p if p > i64::from(i32::MAX) => Err("must be at most 2147483647"),
                 p => u32::try_from(p).map_err(|_| "is too large"),
             },
         );
@@ -81,6 +82,7 @@ impl Default for PageRequest {
 
 /// One page of a list: `{"items", "page", "page_size", "total", "total_pages"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     /// The rows of this page, in the list's total order.
     pub items: Vec<T>,

@@ -24,7 +24,22 @@ pub const KEY_RETENTION: Duration = Duration::hours(48);
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct CheckoutRequest {
     /// How to pay; absent means the dummy processor with no card, which approves.
+    #[serde(default, deserialize_with = "object_or_null")]
     pub payment: Option<PaymentInput>,
+}
+
+/// An object or null, never an array (serde would otherwise fill a struct from one).
+fn object_or_null<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<PaymentInput>, D::Error> {
+    use serde::de::Error;
+    match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Null => Ok(None),
+        value @ serde_json::Value::Object(_) => PaymentInput::deserialize(value)
+            .map(Some)
+            .map_err(D::Error::custom),
+        _ => Err(D::Error::custom("must be an object")),
+    }
 }
 
 /// The payment part of the body, as sent.

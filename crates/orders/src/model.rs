@@ -12,6 +12,7 @@ use crate::OrderError;
 /// Where an order is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Status {
     /// Paid at checkout.
     Paid,
@@ -54,6 +55,7 @@ impl std::fmt::Display for Status {
 
 /// One line of an order: a copy of what was bought.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderItem {
     /// The product, or null if it no longer exists at all.
     pub product_id: Option<ProductId>,
@@ -69,6 +71,7 @@ pub struct OrderItem {
 
 /// An order with its lines.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Order {
     /// Its id.
     pub id: OrderId,
@@ -88,6 +91,7 @@ pub struct Order {
 
 /// An order without its lines.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderSummary {
     /// Its id.
     pub id: OrderId,

@@ -341,6 +341,11 @@ impl From<emporium_auth::AuthError> for ApiError {
                 "This link was already used.",
             ),
             E::NotFound => ApiError::not_found("No such account."),
+            E::WrongCurrentPassword => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "invalid_current_password",
+                "The current password is wrong.",
+            ),
             E::LastAdmin => ApiError::conflict(
                 "last_admin",
                 "The last active admin cannot be demoted or disabled.",
@@ -391,6 +396,10 @@ impl From<emporium_cart::CartError> for ApiError {
                 "This product is not in the cart.",
             ),
             E::InsufficientStock(lines) => insufficient_stock(&lines),
+            E::LineLimit => ApiError::conflict(
+                "line_limit",
+                "A cart line holds at most 999 units of a product.",
+            ),
             E::Database(error) => ApiError::internal(error),
         }
     }

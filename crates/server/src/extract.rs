@@ -64,6 +64,20 @@ pub fn payload_error(error: actix_web::Error) -> ApiError {
 /// Deserializes a JSON document: syntax errors are 400, a document of the wrong shape is 422
 /// naming the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every body is an object; serde would otherwise fill a struct from an array.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Ok(_) => {
+                    ApiError::validation(ValidationErrors::single("body", "must be a JSON object"))
+                }
+                Err(e) => ApiError::malformed_body(format!(
+                    "The body is not valid JSON: {}",
+                    message_of(&e)
+                )),
+            },
+        );
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|error| {
         let path = error.path().to_string();

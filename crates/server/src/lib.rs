@@ -10,6 +10,7 @@ pub mod extract;
 pub mod handlers;
 pub mod metrics;
 pub mod middleware;
+pub mod openapi;
 pub mod routes;
 pub mod startup;
 pub mod state;

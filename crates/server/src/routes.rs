@@ -1,79 +1,100 @@
 //! Every URL the server answers, in one table.
 //!
 //! Paths are written without a trailing slash; `NormalizePath::trim` (see `startup`) makes
-//! `/products/` and `/products` the same route without a redirect. Each path is a
-//! `web::resource` so that a wrong method is a 405, not a 404.
+//! `/products/` and `/products` the same route without a redirect. Routes of one path share a
+//! `web::resource`, so a wrong method is a 405 (with `Allow`), not a 404. Fixed paths come
+//! before parameterised ones (`/products/search` before `/products/{id}`).
 
-use actix_web::web::{self, delete, get, patch, post, put, resource};
+use actix_web::Route;
+use actix_web::http::Method;
+use actix_web::web::{self, resource, to};
 
-use crate::handlers::{auth, cart, health, orders, products, users};
+use crate::handlers::{auth, cart, docs, health, orders, products, users};
+
+/// The table: method, path, handler.
+fn table() -> Vec<(Method, &'static str, Route)> {
+    use Method as M;
+    vec![
+        // Operations
+        (M::GET, "/health", to(health::health)),
+        (M::GET, "/ready", to(health::ready)),
+        (M::GET, "/metrics", to(health::metrics)),
+        (M::GET, "/openapi.json", to(docs::openapi_json)),
+        (M::GET, "/docs", to(docs::swagger_ui)),
+        (M::GET, "/docs/{file}", to(docs::swagger_file)),
+        // Auth
+        (M::POST, "/auth/signup", to(auth::signup)),
+        (M::POST, "/auth/verify-email", to(auth::verify_email)),
+        (M::GET, "/auth/verify-email", to(auth::verify_email_link)),
+        (
+            M::POST,
+            "/auth/resend-verification",
+            to(auth::resend_verification),
+        ),
+        (M::POST, "/auth/signin", to(auth::signin)),
+        (M::POST, "/auth/refresh", to(auth::refresh)),
+        (M::POST, "/auth/logout", to(auth::logout)),
+        (M::POST, "/auth/forgot-password", to(auth::forgot_password)),
+        (M::POST, "/auth/reset-password", to(auth::reset_password)),
+        (
+            M::GET,
+            "/auth/reset-password",
+            to(auth::reset_password_page),
+        ),
+        (M::POST, "/auth/change-password", to(auth::change_password)),
+        // Users
+        (M::GET, "/users/me", to(users::me)),
+        (M::PATCH, "/users/me", to(users::update_me)),
+        (M::GET, "/users", to(users::list)),
+        (M::GET, "/users/{id}", to(users::get)),
+        (M::PATCH, "/users/{id}", to(users::update)),
+        // Products
+        (M::GET, "/products", to(products::list)),
+        (M::POST, "/products", to(products::create)),
+        (M::GET, "/products/search", to(products::search)),
+        (M::GET, "/products/categories", to(products::categories)),
+        (M::GET, "/products/{id}", to(products::get)),
+        (M::PUT, "/products/{id}", to(products::replace)),
+        (M::PATCH, "/products/{id}", to(products::patch)),
+        (M::DELETE, "/products/{id}", to(products::delete)),
+        // Cart
+        (M::GET, "/cart", to(cart::get)),
+        (M::DELETE, "/cart", to(cart::clear)),
+        (M::POST, "/cart/add", to(cart::add)),
+        (M::PUT, "/cart/update/{product_id}", to(cart::update)),
+        (M::DELETE, "/cart/remove/{product_id}", to(cart::remove)),
+        // Checkout and orders
+        (M::POST, "/checkout", to(orders::checkout)),
+        (M::GET, "/orders", to(orders::list)),
+        (M::GET, "/orders/{id}", to(orders::get)),
+        (M::POST, "/orders/{id}/cancel", to(orders::cancel)),
+        (M::GET, "/admin/orders", to(orders::admin_list)),
+        (M::PATCH, "/admin/orders/{id}", to(orders::admin_update)),
+    ]
+}
+
+/// Every (method, path) the server serves, in table order.
+pub fn endpoints() -> Vec<(Method, &'static str)> {
+    table()
+        .into_iter()
+        .map(|(method, path, _)| (method, path))
+        .collect()
+}
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg
-        // Operations
-        .service(resource("/health").route(get().to(health::health)))
-        .service(resource("/ready").route(get().to(health::ready)))
-        .service(resource("/metrics").route(get().to(health::metrics)))
-        // Auth
-        .service(resource("/auth/signup").route(post().to(auth::signup)))
-        .service(
-            resource("/auth/verify-email")
-                .route(post().to(auth::verify_email))
-                .route(get().to(auth::verify_email_link)),
-        )
-        .service(resource("/auth/resend-verification").route(post().to(auth::resend_verification)))
-        .service(resource("/auth/signin").route(post().to(auth::signin)))
-        .service(resource("/auth/refresh").route(post().to(auth::refresh)))
-        .service(resource("/auth/logout").route(post().to(auth::logout)))
-        .service(resource("/auth/forgot-password").route(post().to(auth::forgot_password)))
-        .service(
-            resource("/auth/reset-password")
-                .route(post().to(auth::reset_password))
-                .route(get().to(auth::reset_password_page)),
-        )
-        .service(resource("/auth/change-password").route(post().to(auth::change_password)))
-        // Users
-        .service(
-            resource("/users/me")
-                .route(get().to(users::me))
-                .route(patch().to(users::update_me)),
-        )
-        .service(resource("/users").route(get().to(users::list)))
-        .service(
-            resource("/users/{id}")
-                .route(get().to(users::get))
-                .route(patch().to(users::update)),
-        )
-        // Products (the fixed paths before `{id}`, which would otherwise claim them)
-        .service(
-            resource("/products")
-                .route(get().to(products::list))
-                .route(post().to(products::create)),
-        )
-        .service(resource("/products/search").route(get().to(products::search)))
-        .service(resource("/products/categories").route(get().to(products::categories)))
-        .service(
-            resource("/products/{id}")
-                .route(get().to(products::get))
-                .route(put().to(products::replace))
-                .route(patch().to(products::patch))
-                .route(delete().to(products::delete)),
-        )
-        // Cart
-        .service(
-            resource("/cart")
-                .route(get().to(cart::get))
-                .route(delete().to(cart::clear)),
-        )
-        .service(resource("/cart/add").route(post().to(cart::add)))
-        .service(resource("/cart/update/{product_id}").route(put().to(cart::update)))
-        .service(resource("/cart/remove/{product_id}").route(delete().to(cart::remove)))
-        // Checkout and orders
-        .service(resource("/checkout").route(post().to(orders::checkout)))
-        .service(resource("/orders").route(get().to(orders::list)))
-        .service(resource("/orders/{id}").route(get().to(orders::get)))
-        .service(resource("/orders/{id}/cancel").route(post().to(orders::cancel)))
-        .service(resource("/admin/orders").route(get().to(orders::admin_list)))
-        .service(resource("/admin/orders/{id}").route(patch().to(orders::admin_update)));
+    let mut resources: Vec<(&'static str, actix_web::Resource)> = Vec::new();
+    for (method, path, route) in table() {
+        let route = route.method(method);
+        match resources.iter().position(|(p, _)| *p == path) {
+            Some(at) => {
+                let (p, existing) = resources.remove(at);
+                resources.insert(at, (p, existing.route(route)));
+            }
+            None => resources.push((path, resource(path).route(route))),
+        }
+    }
+    for (_, resource) in resources {
+        cfg.service(resource);
+    }
 }

@@ -25,6 +25,7 @@ fn required(errors: &mut ValidationErrors, field: &str, value: Option<String>) -
 }
 
 /// `POST /auth/signup`.
+#[utoipa::path(post, path = "/auth/signup", tag = "auth", operation_id = "signup", request_body = crate::openapi::SignupBody, responses((status = 201, description = "The new, unverified account; a verification email is queued", body = emporium_auth::User), (status = 409, description = "`email_taken`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn signup(
     state: web::Data<AppState>,
     ApiJson(request): ApiJson<SignupRequest>,
@@ -62,6 +63,7 @@ async fn verify(state: web::Data<AppState>, token: String) -> Result<HttpRespons
 }
 
 /// `POST /auth/verify-email` with `{token}`.
+#[utoipa::path(post, path = "/auth/verify-email", tag = "auth", operation_id = "verify_email", request_body = crate::openapi::TokenBody, responses((status = 200, description = "The account, now verified; a welcome email is queued", body = emporium_auth::User), (status = 400, description = "`token_invalid`, `token_expired`, `token_used`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn verify_email(
     state: web::Data<AppState>,
     ApiJson(input): ApiJson<TokenInput>,
@@ -70,6 +72,7 @@ pub async fn verify_email(
 }
 
 /// `GET /auth/verify-email?token=…`: the link in the email.
+#[utoipa::path(get, path = "/auth/verify-email", tag = "auth", operation_id = "verify_email_link", params(("token" = String, Query, description = "The token of the emailed link", min_length = 1)), responses((status = 200, description = "The account, now verified (the link in the email; no redirect)", body = emporium_auth::User), (status = 400, description = "`token_invalid`, `token_expired`, `token_used`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn verify_email_link(
     state: web::Data<AppState>,
     ApiQuery(input): ApiQuery<TokenInput>,
@@ -93,6 +96,7 @@ impl EmailInput {
 }
 
 /// `POST /auth/resend-verification`.
+#[utoipa::path(post, path = "/auth/resend-verification", tag = "auth", operation_id = "resend_verification", request_body = crate::openapi::EmailBody, responses((status = 202, description = "The same answer whether or not an unverified account uses this email", body = crate::openapi::Detail)))]
 pub async fn resend_verification(
     state: web::Data<AppState>,
     ApiJson(input): ApiJson<EmailInput>,
@@ -123,6 +127,7 @@ pub struct SigninForm {
 }
 
 /// `POST /auth/signin`, JSON `{email, password}` or form `username=…&password=…`.
+#[utoipa::path(post, path = "/auth/signin", tag = "auth", operation_id = "signin", request_body(content((crate::openapi::SigninBody = "application/json"), (crate::openapi::SigninForm = "application/x-www-form-urlencoded"))), responses((status = 200, description = "A token pair", body = emporium_auth::TokenPair), (status = 401, description = "`invalid_credentials`: unknown email or wrong password (indistinguishable)", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 403, description = "`email_not_verified`, `account_disabled` (only after a correct password)", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 429, description = "`too_many_attempts`: too many failed signins for this email or address", body = crate::openapi::ProblemDoc, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a signin is considered again")))))]
 pub async fn signin(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -159,6 +164,7 @@ pub struct RefreshInput {
 }
 
 /// `POST /auth/refresh`.
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", operation_id = "refresh", request_body = crate::openapi::RefreshBody, responses((status = 200, description = "A new pair; the refresh token sent is spent", body = emporium_auth::TokenPair), (status = 401, description = "`invalid_refresh_token`; `refresh_token_reused` (a spent token: its session is revoked)", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 403, description = "`account_disabled`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn refresh(
     state: web::Data<AppState>,
     ApiJson(input): ApiJson<RefreshInput>,
@@ -178,17 +184,17 @@ pub async fn refresh(
 /// Optional `{all_sessions}`.
 #[derive(Debug, Deserialize)]
 pub struct LogoutInput {
-    #[serde(default)]
-    all_sessions: bool,
+    all_sessions: Option<bool>,
 }
 
 /// `POST /auth/logout`.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", operation_id = "logout", security(("bearer" = []), ("oauth2" = [])), request_body = crate::openapi::LogoutBody, responses((status = 204, description = "The session (or every session) is revoked")))]
 pub async fn logout(
     state: web::Data<AppState>,
     AuthUser(principal): AuthUser,
     OptionalJson(input): OptionalJson<LogoutInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let all = input.is_some_and(|i| i.all_sessions);
+    let all = input.and_then(|i| i.all_sessions).unwrap_or(false);
     state
         .db(move |conn| sessions::logout(conn, &principal, all, now()))
         .await?;
@@ -196,6 +202,7 @@ pub async fn logout(
 }
 
 /// `POST /auth/forgot-password`.
+#[utoipa::path(post, path = "/auth/forgot-password", tag = "auth", operation_id = "forgot_password", request_body = crate::openapi::EmailBody, responses((status = 202, description = "The same answer whether or not the account exists; earlier reset links stop working", body = crate::openapi::Detail)))]
 pub async fn forgot_password(
     state: web::Data<AppState>,
     ApiJson(input): ApiJson<EmailInput>,
@@ -219,6 +226,7 @@ pub struct ResetInput {
 }
 
 /// `POST /auth/reset-password`.
+#[utoipa::path(post, path = "/auth/reset-password", tag = "auth", operation_id = "reset_password", request_body = crate::openapi::ResetBody, responses((status = 200, description = "The password is changed and every session revoked", body = crate::openapi::Detail), (status = 400, description = "`token_invalid`, `token_expired`, `token_used`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn reset_password(
     state: web::Data<AppState>,
     ApiJson(input): ApiJson<ResetInput>,
@@ -243,6 +251,7 @@ pub async fn reset_password(
 
 /// `GET /auth/reset-password?token=…`: the link in the reset email opens a small form that
 /// posts the new password to `POST /auth/reset-password`.
+#[utoipa::path(get, path = "/auth/reset-password", tag = "auth", operation_id = "reset_password_page", params(("token" = Option<String>, Query, description = "The token of the emailed link")), responses((status = 200, description = "A small page with a form that posts the new password", body = String, content_type = "text/html")))]
 pub async fn reset_password_page() -> HttpResponse {
     HttpResponse::Ok()
         .content_type(ContentType::html())
@@ -280,6 +289,7 @@ pub struct ChangeInput {
 }
 
 /// `POST /auth/change-password`.
+#[utoipa::path(post, path = "/auth/change-password", tag = "auth", operation_id = "change_password", security(("bearer" = []), ("oauth2" = [])), request_body = crate::openapi::ChangePasswordBody, responses((status = 200, description = "Changed; every other session is revoked", body = crate::openapi::Detail), (status = 403, description = "`invalid_current_password`, `account_disabled`, `email_not_verified`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn change_password(
     state: web::Data<AppState>,
     AuthUser(principal): AuthUser,

@@ -12,11 +12,13 @@ use crate::state::AppState;
 const READY_CHECKOUT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `GET /health`: 200 whenever the process serves requests.
+#[utoipa::path(get, path = "/health", tag = "operations", operation_id = "health", responses((status = 200, description = "The process serves requests", body = crate::openapi::StatusBody)))]
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
 /// `GET /ready`: 200 when the database answers and every migration is applied, 503 otherwise.
+#[utoipa::path(get, path = "/ready", tag = "operations", operation_id = "ready", responses((status = 200, description = "The database answers and every migration is applied", body = crate::openapi::StatusBody), (status = 503, description = "`not_ready`: the database does not answer or a migration is pending", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let pool = state.pool.clone();
     let outcome = web::block(move || -> Result<(), String> {
@@ -36,6 +38,7 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
 }
 
 /// `GET /metrics`: Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics", responses((status = 200, description = "Prometheus text format: request counts and latency by route pattern and status; pool and outbox gauges", body = String, content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let outbox = state.db(emporium_mail::outbox::counts).await?;
     let body = state

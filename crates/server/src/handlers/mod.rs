@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cart;
+pub mod docs;
 pub mod health;
 pub mod orders;
 pub mod products;

@@ -34,6 +34,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 
 /// `POST /checkout`: the cart becomes a paid order (201), or a retry with the same
 /// `Idempotency-Key` gets the first response again with `Idempotent-Replayed: true`.
+#[utoipa::path(post, path = "/checkout", tag = "orders", operation_id = "checkout", security(("bearer" = []), ("oauth2" = [])), params(("Idempotency-Key" = Option<String>, Header, description = "Up to 255 visible ASCII characters. A retry with the same key replays the first successful response with `Idempotent-Replayed: true`; the same key with a different cart is 409.", min_length = 1, max_length = 255, pattern = "^[!-~]+$")), request_body = crate::openapi::CheckoutBody, responses((status = 201, description = "A paid order; the cart is emptied and a confirmation email queued", body = emporium_orders::Order, headers(("Location" = String, description = "/orders/{id}"), ("Idempotent-Replayed" = String, description = "`true` when this is the replay of an earlier response"))), (status = 402, description = "`payment_declined`: nothing changed", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 409, description = "`cart_empty`, `insufficient_stock` (`errors` lists every short line), `idempotency_key_reused`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn checkout(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -66,6 +67,7 @@ pub async fn checkout(
 }
 
 /// `GET /orders`: the caller's orders, newest first.
+#[utoipa::path(get, path = "/orders", tag = "orders", operation_id = "list_orders", security(("bearer" = []), ("oauth2" = [])), params(crate::openapi::PageParams), responses((status = 200, description = "The orders of the caller, newest first", body = emporium_core::Page<emporium_orders::OrderSummary>)))]
 pub async fn list(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
@@ -79,6 +81,7 @@ pub async fn list(
 }
 
 /// `GET /orders/{id}`: the buyer's or any for an admin; anyone else's is 404.
+#[utoipa::path(get, path = "/orders/{id}", tag = "orders", operation_id = "get_order", security(("bearer" = []), ("oauth2" = [])), params(("id" = i32, Path, description = "Order id")), responses((status = 200, description = "The order (its buyer or an admin)", body = emporium_orders::Order), (status = 404, description = "`not_found` (also for an order of another account)", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn get(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
@@ -92,6 +95,7 @@ pub async fn get(
 }
 
 /// `POST /orders/{id}/cancel`.
+#[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders", operation_id = "cancel_order", security(("bearer" = []), ("oauth2" = [])), params(("id" = i32, Path, description = "Order id")), responses((status = 200, description = "The cancelled order; the units of a paid order go back to stock", body = emporium_orders::Order), (status = 404, description = "`not_found` (also for an order of another account)", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 409, description = "`invalid_transition`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn cancel(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
@@ -117,6 +121,7 @@ pub struct AdminListQuery {
 }
 
 /// `GET /admin/orders`: everyone's orders, newest first.
+#[utoipa::path(get, path = "/admin/orders", tag = "orders", operation_id = "admin_list_orders", security(("bearer" = []), ("oauth2" = [])), params(crate::openapi::AdminOrderParams), responses((status = 200, description = "Orders of every account, newest first", body = emporium_core::Page<emporium_orders::OrderSummary>), (status = 403, description = "`admin_required`, `account_disabled`, `email_not_verified`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn admin_list(
     state: web::Data<AppState>,
     _: AdminUser,
@@ -137,6 +142,7 @@ pub struct StatusInput {
 }
 
 /// `PATCH /admin/orders/{id}`: moves the order along the allowed transitions.
+#[utoipa::path(patch, path = "/admin/orders/{id}", tag = "orders", operation_id = "admin_update_order", security(("bearer" = []), ("oauth2" = [])), params(("id" = i32, Path, description = "Order id")), request_body = crate::openapi::OrderStatusBody, responses((status = 200, description = "The order in its new status", body = emporium_orders::Order), (status = 403, description = "`admin_required`, `account_disabled`, `email_not_verified`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "`not_found`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 409, description = "`invalid_transition`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn admin_update(
     state: web::Data<AppState>,
     AdminUser(admin): AdminUser,

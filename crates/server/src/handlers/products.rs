@@ -11,6 +11,7 @@ use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 
 /// `GET /products`: filters, sort and pagination.
+#[utoipa::path(get, path = "/products", tag = "products", operation_id = "list_products", params(crate::openapi::ProductListParams), responses((status = 200, description = "Live products matching every filter", body = emporium_core::Page<emporium_catalog::Product>)))]
 pub async fn list(
     state: web::Data<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
@@ -21,6 +22,7 @@ pub async fn list(
 }
 
 /// `GET /products/search?q=…` (alias `keyword`): best match first, same filters.
+#[utoipa::path(get, path = "/products/search", tag = "products", operation_id = "search_products", params(crate::openapi::SearchParams), responses((status = 200, description = "Matches, best first (name above description) unless `sort_by` is given", body = emporium_core::Page<emporium_catalog::Product>)))]
 pub async fn search(
     state: web::Data<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
@@ -31,12 +33,14 @@ pub async fn search(
 }
 
 /// `GET /products/categories`.
+#[utoipa::path(get, path = "/products/categories", tag = "products", operation_id = "list_categories", responses((status = 200, description = "Categories with live products, A to Z", body = Vec<emporium_catalog::Category>)))]
 pub async fn categories(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let categories = state.db(listing::categories).await?;
     Ok(HttpResponse::Ok().json(categories))
 }
 
 /// `GET /products/{id}`.
+#[utoipa::path(get, path = "/products/{id}", tag = "products", operation_id = "get_product", params(("id" = i32, Path, description = "Product id")), responses((status = 200, description = "The product", body = emporium_catalog::Product), (status = 404, description = "`not_found` (also for deleted products)", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn get(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpResponse, ApiError> {
     let id = ProductId(id.into_inner());
     let product = state.db(move |conn| manage::get(conn, id)).await?;
@@ -44,6 +48,7 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpR
 }
 
 /// `POST /products` (admin): the product is owned by its creator.
+#[utoipa::path(post, path = "/products", tag = "products", operation_id = "create_product", security(("bearer" = []), ("oauth2" = [])), request_body = crate::openapi::ProductBody, responses((status = 201, description = "The product, owned by the admin who created it", body = emporium_catalog::Product, headers(("Location" = String, description = "/products/{id}"))), (status = 403, description = "`admin_required`, `account_disabled`, `email_not_verified`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn create(
     state: web::Data<AppState>,
     AdminUser(admin): AdminUser,
@@ -59,6 +64,7 @@ pub async fn create(
 }
 
 /// `PUT /products/{id}` (owning admin): full replace.
+#[utoipa::path(put, path = "/products/{id}", tag = "products", operation_id = "replace_product", security(("bearer" = []), ("oauth2" = [])), params(("id" = i32, Path, description = "Product id")), request_body = crate::openapi::ProductBody, responses((status = 200, description = "The product, every field replaced", body = emporium_catalog::Product), (status = 403, description = "`not_owner`, `admin_required`, `account_disabled`, `email_not_verified`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "`not_found`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn replace(
     state: web::Data<AppState>,
     AdminUser(admin): AdminUser,
@@ -74,6 +80,7 @@ pub async fn replace(
 }
 
 /// `PATCH /products/{id}` (owning admin): the fields given.
+#[utoipa::path(patch, path = "/products/{id}", tag = "products", operation_id = "patch_product", security(("bearer" = []), ("oauth2" = [])), params(("id" = i32, Path, description = "Product id")), request_body = crate::openapi::ProductPatchBody, responses((status = 200, description = "The product with the given fields changed", body = emporium_catalog::Product), (status = 403, description = "`not_owner`, `admin_required`, `account_disabled`, `email_not_verified`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "`not_found`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn patch(
     state: web::Data<AppState>,
     AdminUser(admin): AdminUser,
@@ -89,6 +96,7 @@ pub async fn patch(
 }
 
 /// `DELETE /products/{id}` (owning admin).
+#[utoipa::path(delete, path = "/products/{id}", tag = "products", operation_id = "delete_product", security(("bearer" = []), ("oauth2" = [])), params(("id" = i32, Path, description = "Product id")), responses((status = 204, description = "Gone from the catalog and every cart; orders keep their copies"), (status = 403, description = "`not_owner`, `admin_required`, `account_disabled`, `email_not_verified`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "`not_found`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn delete(
     state: web::Data<AppState>,
     AdminUser(admin): AdminUser,

@@ -13,6 +13,7 @@ use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 
 /// `GET /users/me`.
+#[utoipa::path(get, path = "/users/me", tag = "users", operation_id = "get_me", security(("bearer" = []), ("oauth2" = [])), responses((status = 200, description = "The signed-in account", body = emporium_auth::User)))]
 pub async fn me(
     state: web::Data<AppState>,
     AuthUser(principal): AuthUser,
@@ -30,6 +31,7 @@ pub struct MeChanges {
 }
 
 /// `PATCH /users/me`.
+#[utoipa::path(patch, path = "/users/me", tag = "users", operation_id = "update_me", security(("bearer" = []), ("oauth2" = [])), request_body = crate::openapi::NameBody, responses((status = 200, description = "The account (only `name` changes)", body = emporium_auth::User)))]
 pub async fn update_me(
     state: web::Data<AppState>,
     AuthUser(principal): AuthUser,
@@ -59,6 +61,7 @@ impl PageQuery {
 }
 
 /// `GET /users` (admin).
+#[utoipa::path(get, path = "/users", tag = "users", operation_id = "list_users", security(("bearer" = []), ("oauth2" = [])), params(crate::openapi::PageParams), responses((status = 200, description = "Accounts, oldest first", body = emporium_core::Page<emporium_auth::User>), (status = 403, description = "`admin_required`, `account_disabled`, `email_not_verified`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn list(
     state: web::Data<AppState>,
     _: AdminUser,
@@ -72,6 +75,7 @@ pub async fn list(
 }
 
 /// `GET /users/{id}` (admin).
+#[utoipa::path(get, path = "/users/{id}", tag = "users", operation_id = "get_user", security(("bearer" = []), ("oauth2" = [])), params(("id" = i32, Path, description = "Account id")), responses((status = 200, description = "The account", body = emporium_auth::User), (status = 403, description = "`admin_required`, `account_disabled`, `email_not_verified`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "`not_found`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn get(
     state: web::Data<AppState>,
     _: AdminUser,
@@ -90,6 +94,7 @@ pub struct AdminPatch {
 }
 
 /// `PATCH /users/{id}` (admin). Takes effect on the account's next request.
+#[utoipa::path(patch, path = "/users/{id}", tag = "users", operation_id = "update_user", security(("bearer" = []), ("oauth2" = [])), params(("id" = i32, Path, description = "Account id")), request_body = crate::openapi::UserAdminBody, responses((status = 200, description = "The account; the change applies to its next request", body = emporium_auth::User), (status = 403, description = "`admin_required`, `account_disabled`, `email_not_verified`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "`not_found`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 409, description = "`last_admin`: the last active admin cannot be demoted or disabled", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn update(
     state: web::Data<AppState>,
     _: AdminUser,
