@@ -82,6 +82,9 @@ async fn product_input_is_validated_field_by_field() {
         ("description", json!("d".repeat(10001))),
         ("image_url", json!("ftp://img.example/x.jpg")),
         ("image_url", json!("javascript:alert(1)")),
+        // Bounds apply to the text as sent, surrounding spaces included, as the schema says.
+        ("category", json!(format!("\u{a0}{}", "c".repeat(100)))),
+        ("name", json!("\nLamp")),
     ] {
         let mut body = lamp();
         body[field] = value.clone();

@@ -21,13 +21,16 @@ pub const MAX_NAME_CHARS: usize = 100;
 
 /// Checks a display name: trimmed, 1..=100 characters, no control characters.
 pub fn parse_name(text: &str) -> Result<String, &'static str> {
+    // Length and characters are judged as sent (as the API schema states them), then trimmed.
+    if text.chars().count() > MAX_NAME_CHARS {
+        return Err("must be at most 100 characters");
+    }
+    if text.chars().any(char::is_control) {
+        return Err("must not contain control characters");
+    }
     let name = text.trim();
     if name.is_empty() {
         Err("is required")
-    } else if name.chars().count() > MAX_NAME_CHARS {
-        Err("must be at most 100 characters")
-    } else if name.chars().any(char::is_control) {
-        Err("must not contain control characters")
     } else {
         Ok(name.to_string())
     }

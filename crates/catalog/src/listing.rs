@@ -59,9 +59,9 @@ impl Sort {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ListQuery {
     /// 1-based page.
-    pub page: Option<i64>,
+    pub page: Option<emporium_core::IntegerText>,
     /// Rows per page, 1..=100.
-    pub page_size: Option<i64>,
+    pub page_size: Option<emporium_core::IntegerText>,
     /// Exact category, case-insensitive.
     pub category: Option<String>,
     /// Lowest price (inclusive).
@@ -113,7 +113,7 @@ pub struct Search {
 
 impl ListQuery {
     fn checked_listing(&self, errors: &mut ValidationErrors) -> Option<Listing> {
-        let page = PageRequest::from_query(self.page, self.page_size);
+        let page = PageRequest::from_query(self.page.map(|p| p.0), self.page_size.map(|p| p.0));
         let page = match page {
             Ok(page) => Some(page),
             Err(page_errors) => {

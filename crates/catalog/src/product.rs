@@ -157,24 +157,25 @@ pub struct ProductPatch {
     pub image_url: Option<Option<String>>,
 }
 
+/// Bounds are checked on the text as sent (as a JSON Schema `maxLength` is), then it is
+/// trimmed.
 fn text(value: &str, max: usize, allow_empty: bool) -> Result<String, String> {
+    if value.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
+    }
     let trimmed = value.trim();
     if trimmed.is_empty() && !allow_empty {
         return Err("must not be empty".into());
-    }
-    if trimmed.chars().count() > max {
-        return Err(format!("must be at most {max} characters"));
     }
     Ok(trimmed.to_string())
 }
 
 /// Checks a product name.
 pub fn parse_name(value: &str) -> Result<String, String> {
-    let name = text(value, MAX_NAME_CHARS, false)?;
-    if name.chars().any(char::is_control) {
+    if value.chars().any(char::is_control) {
         return Err("must not contain control characters".into());
     }
-    Ok(name)
+    text(value, MAX_NAME_CHARS, false)
 }
 
 /// Checks a description.
@@ -184,11 +185,10 @@ pub fn parse_description(value: &str) -> Result<String, String> {
 
 /// Checks a category.
 pub fn parse_category(value: &str) -> Result<String, String> {
-    let category = text(value, MAX_CATEGORY_CHARS, false)?;
-    if category.chars().any(char::is_control) {
+    if value.chars().any(char::is_control) {
         return Err("must not contain control characters".into());
     }
-    Ok(category)
+    text(value, MAX_CATEGORY_CHARS, false)
 }
 
 /// Checks a stock count.
@@ -202,6 +202,9 @@ pub fn parse_stock(value: i64) -> Result<i32, String> {
 
 /// Checks an image address: http or https, a host, no spaces, at most 2,048 characters.
 pub fn parse_image_url(value: &str) -> Result<String, String> {
+    if value.chars().count() > MAX_URL_CHARS {
+        return Err(format!("must be at most {MAX_URL_CHARS} characters"));
+    }
     let url = value.trim();
     let rest = url
         .strip_prefix("https://")

@@ -41,12 +41,13 @@ impl Email {
 
     /// Validates and normalises `text`.
     pub fn parse(text: &str) -> Result<Email, EmailError> {
+        // The length bound applies to the text as sent, surrounding spaces included.
+        if text.chars().count() > Self::MAX_LEN {
+            return Err(EmailError::TooLong);
+        }
         let text = text.trim();
         if text.is_empty() {
             return Err(EmailError::Empty);
-        }
-        if text.chars().count() > Self::MAX_LEN {
-            return Err(EmailError::TooLong);
         }
         let normalised = text.to_lowercase();
         if !normalised.validate_email() {

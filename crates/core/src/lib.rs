@@ -18,7 +18,7 @@ mod validation;
 pub use email::{Email, EmailError};
 pub use ids::{OrderId, ProductId, SessionId, UserId};
 pub use money::{Money, MoneyError};
-pub use number::WholeNumber;
+pub use number::{IntegerText, WholeNumber};
 pub use page::{Page, PageRequest};
 pub use settings::{Settings, SettingsError};
 pub use validation::{FieldError, ValidationErrors};

@@ -44,9 +44,55 @@ impl<'de> Deserialize<'de> for WholeNumber {
     }
 }
 
+/// An integer written as text (a path segment or query value): `262`, or `262.0` as JSON
+/// Schema's `integer` allows. Only text: a JSON number or string body field uses
+/// [`WholeNumber`] (numbers only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IntegerText(pub i64);
+
+impl std::str::FromStr for IntegerText {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if let Ok(n) = text.parse::<i64>() {
+            return Ok(IntegerText(n));
+        }
+        match text.split_once('.') {
+            Some((whole, fraction))
+                if !whole.is_empty()
+                    && !fraction.is_empty()
+                    && fraction.bytes().all(|b| b == b'0') =>
+            {
+                whole
+                    .parse::<i64>()
+                    .map(IntegerText)
+                    .map_err(|_| "must be a whole number")
+            }
+            _ => Err("must be a whole number"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for IntegerText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(deserializer)?;
+        text.parse().map_err(de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::WholeNumber;
+    use super::{IntegerText, WholeNumber};
+
+    #[test]
+    fn integer_text_accepts_integral_decimals() {
+        assert_eq!("262".parse::<IntegerText>(), Ok(IntegerText(262)));
+        assert_eq!("262.0".parse::<IntegerText>(), Ok(IntegerText(262)));
+        assert_eq!("-3".parse::<IntegerText>(), Ok(IntegerText(-3)));
+        for bad in ["262.5", "abc", "", ".0", "2.", "1e3"] {
+            assert!(bad.parse::<IntegerText>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn integral_floats_count_as_integers() {

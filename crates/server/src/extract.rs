@@ -216,3 +216,35 @@ impl<J: DeserializeOwned + 'static, F: DeserializeOwned + 'static> FromRequest
         })
     }
 }
+
+/// The id in the path (`/products/{id}`, `/cart/update/{product_id}`): a 32-bit integer,
+/// also accepted as an integral decimal (`262.0`), as JSON Schema's `integer` allows.
+/// Anything else is a 422 naming the parameter.
+#[derive(Debug, Clone, Copy)]
+pub struct PathId(pub i32);
+
+impl FromRequest for PathId {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let info = req.match_info();
+        let found = info
+            .iter()
+            .last()
+            .map(|(name, value)| (name.to_string(), value.to_string()));
+        ready(match found {
+            Some((name, value)) => value
+                .parse::<emporium_core::IntegerText>()
+                .ok()
+                .and_then(|n| i32::try_from(n.0).ok())
+                .map(PathId)
+                .ok_or_else(|| {
+                    ApiError::validation(ValidationErrors::single(name, "must be a 32-bit integer"))
+                }),
+            None => Err(ApiError::internal(anyhow::anyhow!(
+                "PathId used on a route without a parameter"
+            ))),
+        })
+    }
+}

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, PathId};
 use crate::state::AppState;
 
 /// `GET /cart`.
@@ -73,10 +73,10 @@ pub struct UpdateInput {
 pub async fn update(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
-    product: web::Path<i32>,
+    PathId(product): PathId,
     ApiJson(input): ApiJson<UpdateInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let product = ProductId(product.into_inner());
+    let product = ProductId(product);
     let quantity = cart::parse_set_quantity(input.quantity.map(|q| q.0))?;
     let cart = state
         .db(move |conn| cart::update(conn, user.user_id, product, quantity))
@@ -89,9 +89,9 @@ pub async fn update(
 pub async fn remove(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
-    product: web::Path<i32>,
+    PathId(product): PathId,
 ) -> Result<HttpResponse, ApiError> {
-    let product = ProductId(product.into_inner());
+    let product = ProductId(product);
     let cart = state
         .db(move |conn| cart::remove(conn, user.user_id, product))
         .await?;

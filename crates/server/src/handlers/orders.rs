@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::auth::{AdminUser, AuthUser};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, OptionalJson};
+use crate::extract::{ApiJson, ApiQuery, OptionalJson, PathId};
 use crate::handlers::users::PageQuery;
 use crate::state::AppState;
 
@@ -85,9 +85,9 @@ pub async fn list(
 pub async fn get(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
-    id: web::Path<i32>,
+    PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
-    let id = OrderId(id.into_inner());
+    let id = OrderId(id);
     let order = state
         .db(move |conn| model::get_for(conn, id, user.user_id, user.is_admin()))
         .await?;
@@ -99,9 +99,9 @@ pub async fn get(
 pub async fn cancel(
     state: web::Data<AppState>,
     AuthUser(user): AuthUser,
-    id: web::Path<i32>,
+    PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
-    let id = OrderId(id.into_inner());
+    let id = OrderId(id);
     let actor = Actor {
         user: user.user_id,
         is_admin: user.is_admin(),
@@ -115,8 +115,8 @@ pub async fn cancel(
 /// `GET /admin/orders` query: pagination and an optional `status`.
 #[derive(Debug, Deserialize)]
 pub struct AdminListQuery {
-    page: Option<i64>,
-    page_size: Option<i64>,
+    page: Option<emporium_core::IntegerText>,
+    page_size: Option<emporium_core::IntegerText>,
     status: Option<Status>,
 }
 
@@ -127,7 +127,10 @@ pub async fn admin_list(
     _: AdminUser,
     ApiQuery(query): ApiQuery<AdminListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = emporium_core::PageRequest::from_query(query.page, query.page_size)?;
+    let page = emporium_core::PageRequest::from_query(
+        query.page.map(|p| p.0),
+        query.page_size.map(|p| p.0),
+    )?;
     let status = query.status;
     let orders = state
         .db(move |conn| model::list_all(conn, status, page))
@@ -146,10 +149,10 @@ pub struct StatusInput {
 pub async fn admin_update(
     state: web::Data<AppState>,
     AdminUser(admin): AdminUser,
-    id: web::Path<i32>,
+    PathId(id): PathId,
     ApiJson(input): ApiJson<StatusInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = OrderId(id.into_inner());
+    let id = OrderId(id);
     let to = input
         .status
         .ok_or_else(|| ApiError::validation(ValidationErrors::single("status", "is required")))?;

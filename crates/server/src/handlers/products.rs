@@ -7,7 +7,7 @@ use emporium_core::time::now;
 
 use crate::auth::AdminUser;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, PathId};
 use crate::state::AppState;
 
 /// `GET /products`: filters, sort and pagination.
@@ -41,8 +41,8 @@ pub async fn categories(state: web::Data<AppState>) -> Result<HttpResponse, ApiE
 
 /// `GET /products/{id}`.
 #[utoipa::path(get, path = "/products/{id}", tag = "products", operation_id = "get_product", params(("id" = i32, Path, description = "Product id")), responses((status = 200, description = "The product", body = emporium_catalog::Product), (status = 404, description = "`not_found` (also for deleted products)", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
-pub async fn get(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpResponse, ApiError> {
-    let id = ProductId(id.into_inner());
+pub async fn get(state: web::Data<AppState>, PathId(id): PathId) -> Result<HttpResponse, ApiError> {
+    let id = ProductId(id);
     let product = state.db(move |conn| manage::get(conn, id)).await?;
     Ok(HttpResponse::Ok().json(product))
 }
@@ -68,10 +68,10 @@ pub async fn create(
 pub async fn replace(
     state: web::Data<AppState>,
     AdminUser(admin): AdminUser,
-    id: web::Path<i32>,
+    PathId(id): PathId,
     ApiJson(input): ApiJson<ProductInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ProductId(id.into_inner());
+    let id = ProductId(id);
     let fields = input.into_fields()?;
     let product = state
         .db(move |conn| manage::replace(conn, admin.user_id, id, fields, now()))
@@ -84,10 +84,10 @@ pub async fn replace(
 pub async fn patch(
     state: web::Data<AppState>,
     AdminUser(admin): AdminUser,
-    id: web::Path<i32>,
+    PathId(id): PathId,
     ApiJson(input): ApiJson<ProductInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ProductId(id.into_inner());
+    let id = ProductId(id);
     let patch = input.into_patch()?;
     let product = state
         .db(move |conn| manage::patch(conn, admin.user_id, id, patch, now()))
@@ -100,9 +100,9 @@ pub async fn patch(
 pub async fn delete(
     state: web::Data<AppState>,
     AdminUser(admin): AdminUser,
-    id: web::Path<i32>,
+    PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ProductId(id.into_inner());
+    let id = ProductId(id);
     state
         .db(move |conn| manage::delete(conn, admin.user_id, id, now()))
         .await?;

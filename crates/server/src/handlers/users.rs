@@ -4,12 +4,12 @@ use actix_web::{HttpResponse, web};
 use emporium_auth::Role;
 use emporium_auth::accounts::{self, AdminChanges};
 use emporium_core::time::now;
-use emporium_core::{PageRequest, UserId};
+use emporium_core::{IntegerText, PageRequest, UserId};
 use serde::Deserialize;
 
 use crate::auth::{AdminUser, AuthUser};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, PathId};
 use crate::state::AppState;
 
 /// `GET /users/me`.
@@ -49,14 +49,17 @@ pub async fn update_me(
 /// `page` and `page_size`.
 #[derive(Debug, Deserialize)]
 pub struct PageQuery {
-    page: Option<i64>,
-    page_size: Option<i64>,
+    page: Option<IntegerText>,
+    page_size: Option<IntegerText>,
 }
 
 impl PageQuery {
     /// The validated request.
     pub fn request(&self) -> Result<PageRequest, ApiError> {
-        Ok(PageRequest::from_query(self.page, self.page_size)?)
+        Ok(PageRequest::from_query(
+            self.page.map(|p| p.0),
+            self.page_size.map(|p| p.0),
+        )?)
     }
 }
 
@@ -79,9 +82,9 @@ pub async fn list(
 pub async fn get(
     state: web::Data<AppState>,
     _: AdminUser,
-    id: web::Path<i32>,
+    PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
-    let id = UserId(id.into_inner());
+    let id = UserId(id);
     let user = state.db(move |conn| accounts::get_user(conn, id)).await?;
     Ok(HttpResponse::Ok().json(user))
 }
@@ -98,10 +101,10 @@ pub struct AdminPatch {
 pub async fn update(
     state: web::Data<AppState>,
     _: AdminUser,
-    id: web::Path<i32>,
+    PathId(id): PathId,
     ApiJson(patch): ApiJson<AdminPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = UserId(id.into_inner());
+    let id = UserId(id);
     let changes = AdminChanges {
         role: patch.role,
         is_active: patch.is_active,

@@ -1,0 +1,219 @@
+//! Crash safety: SIGKILL mid-checkout, restart, and check that nothing acknowledged is lost.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use emporium_db::schema::{order_items, orders, products};
+use futures_util::future::join_all;
+use serde_json::json;
+
+use crate::load::send;
+use crate::seed;
+use crate::server::Server;
+
+#[derive(QueryableByName)]
+struct Integrity {
+    #[diesel(sql_type = Text)]
+    integrity_check: String,
+}
+
+/// An order the server answered 201 for: its id and lines.
+type Acked = (i32, Vec<(i32, i32)>);
+
+/// `emporium-bench crash`.
+pub async fn run(rounds: usize, binary: &Path) -> anyhow::Result<()> {
+    let mut failures = 0;
+    for round in 1..=rounds {
+        match one_round(round, binary).await {
+            Ok(summary) => println!("round {round}: ok ({summary})"),
+            Err(error) => {
+                failures += 1;
+                println!("round {round}: FAILED: {error:#}");
+            }
+        }
+    }
+    anyhow::ensure!(failures == 0, "{failures} of {rounds} rounds failed");
+    println!("crash safety: {rounds} rounds passed");
+    Ok(())
+}
+
+async fn one_round(round: usize, binary: &Path) -> anyhow::Result<String> {
+    let seeded = seed::seed(40, 16, 40, 100_000)?;
+    let log = seeded.dir.path().join(format!("server-{round}.log"));
+    let server = Server::start(binary, &seeded.url, &log).await?;
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .finish();
+    let mut tokens = Vec::new();
+    for email in &seeded.shoppers {
+        let (status, body) = send(
+            client.post(format!("{}/auth/signin", server.base)),
+            Some(json!({"email": email, "password": seed::PASSWORD})),
+        )
+        .await;
+        anyhow::ensure!(status == 200, "signin failed");
+        tokens.push(
+            body.and_then(|b| b["access_token"].as_str().map(String::from))
+                .unwrap_or_default(),
+        );
+    }
+
+    let acked: Rc<RefCell<Vec<Acked>>> = Rc::new(RefCell::new(Vec::new()));
+    let killed = Rc::new(RefCell::new(false));
+    let base = server.base.clone();
+    let buyers = tokens.iter().enumerate().map(|(user, token)| {
+        let (client, base, acked, killed) =
+            (client.clone(), base.clone(), acked.clone(), killed.clone());
+        let hot = seeded.hot.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let mut i = 0usize;
+            while Instant::now() < deadline {
+                let product = hot[(i * 7 + user * 13) % hot.len()];
+                let quantity = 1 + (i + user) % 3;
+                let add = client
+                    .post(format!("{base}/cart/add"))
+                    .insert_header(("Authorization", format!("Bearer {token}")));
+                let (status, _) = send(
+                    add,
+                    Some(json!({"product_id": product, "quantity": quantity})),
+                )
+                .await;
+                if status == 0 {
+                    break;
+                }
+                let checkout = client
+                    .post(format!("{base}/checkout"))
+                    .insert_header(("Authorization", format!("Bearer {token}")));
+                let (status, body) = send(checkout, None).await;
+                if status == 0 {
+                    break;
+                }
+                if status == 201
+                    && let Some(order) = body
+                {
+                    let lines = order["items"]
+                        .as_array()
+                        .map(|items| {
+                            items
+                                .iter()
+                                .map(|item| {
+                                    (
+                                        item["product_id"].as_i64().unwrap_or(0) as i32,
+                                        item["quantity"].as_i64().unwrap_or(0) as i32,
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    acked
+                        .borrow_mut()
+                        .push((order["id"].as_i64().unwrap_or(0) as i32, lines));
+                }
+                if *killed.borrow() {
+                    break;
+                }
+                i += 1;
+            }
+        }
+    });
+    // Kill somewhere between 0.3 s and 1.5 s into the load, differently each round.
+    let delay = Duration::from_millis(300 + (round as u64 * 389) % 1200);
+    let killer = {
+        let killed = killed.clone();
+        async move {
+            actix_web::rt::time::sleep(delay).await;
+            *killed.borrow_mut() = true;
+            server.kill_hard()
+        }
+    };
+    let (_, kill) = futures_util::future::join(join_all(buyers), killer).await;
+    kill?;
+    let acked = acked.borrow().clone();
+    anyhow::ensure!(
+        !acked.is_empty(),
+        "no order was acknowledged before the kill"
+    );
+
+    // The database as the crash left it (opening it replays the WAL).
+    let settings = seed::settings(&seeded.url)?;
+    let (pool, _) = emporium_db::connect(&settings.database)?;
+    let mut conn = pool.get()?;
+    let integrity: Vec<Integrity> = diesel::sql_query("PRAGMA integrity_check").load(&mut conn)?;
+    anyhow::ensure!(
+        integrity.len() == 1 && integrity[0].integrity_check == "ok",
+        "integrity_check: {:?}",
+        integrity
+            .iter()
+            .map(|r| &r.integrity_check)
+            .collect::<Vec<_>>()
+    );
+    for (id, lines) in &acked {
+        let exists: i64 = orders::table
+            .filter(orders::id.eq(id))
+            .count()
+            .get_result(&mut conn)?;
+        anyhow::ensure!(exists == 1, "acknowledged order {id} is missing");
+        let mut stored: Vec<(Option<i32>, i32)> = order_items::table
+            .filter(order_items::order_id.eq(id))
+            .select((order_items::product_id, order_items::quantity))
+            .load::<(Option<emporium_core::ProductId>, i32)>(&mut conn)?
+            .into_iter()
+            .map(|(p, q)| (p.map(|p| p.get()), q))
+            .collect();
+        let mut expected: Vec<(Option<i32>, i32)> =
+            lines.iter().map(|(p, q)| (Some(*p), *q)).collect();
+        stored.sort_unstable();
+        expected.sort_unstable();
+        anyhow::ensure!(
+            stored == expected,
+            "order {id}: lines {stored:?}, acknowledged {expected:?}"
+        );
+    }
+    let mut sold: HashMap<i32, i64> = HashMap::new();
+    let rows: Vec<(Option<emporium_core::ProductId>, i32)> = order_items::table
+        .select((order_items::product_id, order_items::quantity))
+        .load(&mut conn)?;
+    for (product, quantity) in rows {
+        if let Some(product) = product {
+            *sold.entry(product.get()).or_default() += i64::from(quantity);
+        }
+    }
+    let stored_orders: i64 = orders::table.count().get_result(&mut conn)?;
+    for (product, initial) in &seeded.initial_stock {
+        let stock: i32 = products::table
+            .find(emporium_core::ProductId(*product))
+            .select(products::stock)
+            .first(&mut conn)?;
+        anyhow::ensure!(stock >= 0, "product {product} has negative stock");
+        let sold = sold.get(product).copied().unwrap_or(0);
+        anyhow::ensure!(
+            *initial == i64::from(stock) + sold,
+            "product {product}: initial {initial} != stock {stock} + sold {sold}"
+        );
+    }
+    drop(conn);
+    drop(pool);
+
+    // And the server starts again on it.
+    let again = Server::start(
+        binary,
+        &seeded.url,
+        &seeded.dir.path().join(format!("server-{round}-again.log")),
+    )
+    .await?;
+    let (status, _) = send(client.get(format!("{}/ready", again.base)), None).await;
+    anyhow::ensure!(status == 200, "not ready after the restart");
+    again.stop()?;
+    Ok(format!(
+        "killed after {} ms; {} acknowledged orders all present, {} stored, stock balanced",
+        delay.as_millis(),
+        acked.len(),
+        stored_orders
+    ))
+}

@@ -1,0 +1,437 @@
+//! The load benchmark: scenarios driven at fixed concurrency for a fixed time.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+
+use crate::seed::{self, Seeded};
+use crate::server::Server;
+
+/// What `emporium-bench run` was asked for.
+pub struct Options {
+    pub products: usize,
+    pub duration: u64,
+    pub connections: usize,
+    pub server: PathBuf,
+    pub out: PathBuf,
+    pub only: Option<String>,
+}
+
+/// One scenario's results.
+pub struct Stats {
+    pub name: String,
+    pub connections: usize,
+    pub requests: u64,
+    pub errors: u64,
+    pub elapsed: Duration,
+    pub latency_us: Histogram<u64>,
+}
+
+impl Stats {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn ms(&self, quantile: f64) -> f64 {
+        self.latency_us.value_at_quantile(quantile) as f64 / 1000.0
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "scenario": self.name, "connections": self.connections, "requests": self.requests,
+            "errors": self.errors, "rps": (self.rps() * 10.0).round() / 10.0,
+            "p50_ms": self.ms(0.5), "p99_ms": self.ms(0.99), "max_ms": self.latency_us.max() as f64 / 1000.0,
+        })
+    }
+}
+
+/// Runs `step(virtual_user, iteration)` from `connections` virtual users, each one after the
+/// other as fast as the server answers, for `duration`. A step returns whether it succeeded.
+pub async fn drive<F, Fut>(
+    name: &str,
+    connections: usize,
+    duration: Duration,
+    step: F,
+) -> anyhow::Result<Stats>
+where
+    F: Fn(usize, u64) -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let mut histograms = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        histograms.push(Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)?);
+    }
+    let started = Instant::now();
+    let deadline = started + duration;
+    let step = &step;
+    let users = histograms
+        .into_iter()
+        .enumerate()
+        .map(|(user, mut histogram)| async move {
+            let (mut requests, mut errors, mut iteration) = (0u64, 0u64, 0u64);
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                let ok = step(user, iteration).await;
+                let micros = u64::try_from(sent.elapsed().as_micros())
+                    .unwrap_or(u64::MAX)
+                    .clamp(1, 120_000_000);
+                let _ = histogram.record(micros);
+                requests += 1;
+                errors += u64::from(!ok);
+                iteration += 1;
+            }
+            (histogram, requests, errors)
+        });
+    let results = join_all(users).await;
+    let elapsed = started.elapsed();
+    let mut latency_us = Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)?;
+    let (mut requests, mut errors) = (0, 0);
+    for (histogram, r, e) in results {
+        latency_us.add(histogram)?;
+        requests += r;
+        errors += e;
+    }
+    Ok(Stats {
+        name: name.to_string(),
+        connections,
+        requests,
+        errors,
+        elapsed,
+        latency_us,
+    })
+}
+
+/// Everything a step needs.
+pub struct Context {
+    pub client: awc::Client,
+    pub base: String,
+    pub tokens: Vec<String>,
+    pub seeded: Seeded,
+}
+
+/// A request's outcome: success, after reading the whole body (so the connection is reused).
+pub async fn send(request: awc::ClientRequest, body: Option<Value>) -> (u16, Option<Value>) {
+    let sent = match body {
+        Some(body) => request.send_json(&body).await,
+        None => request.send().await,
+    };
+    match sent {
+        Ok(mut response) => {
+            let status = response.status().as_u16();
+            let body = response.body().limit(8 << 20).await.ok();
+            (status, body.and_then(|b| serde_json::from_slice(&b).ok()))
+        }
+        Err(_) => (0, None),
+    }
+}
+
+impl Context {
+    fn get(&self, path: &str, token: Option<&str>) -> awc::ClientRequest {
+        let request = self.client.get(format!("{}{path}", self.base));
+        match token {
+            Some(token) => request.insert_header(("Authorization", format!("Bearer {token}"))),
+            None => request,
+        }
+    }
+
+    fn post(&self, path: &str, token: Option<&str>) -> awc::ClientRequest {
+        let request = self.client.post(format!("{}{path}", self.base));
+        match token {
+            Some(token) => request.insert_header(("Authorization", format!("Bearer {token}"))),
+            None => request,
+        }
+    }
+
+    fn delete(&self, path: &str, token: &str) -> awc::ClientRequest {
+        self.client
+            .delete(format!("{}{path}", self.base))
+            .insert_header(("Authorization", format!("Bearer {token}")))
+    }
+}
+
+const TERMS: [&str; 16] = [
+    "lapt",
+    "head",
+    "smart",
+    "eco",
+    "classic",
+    "tent",
+    "guitar",
+    "coffee",
+    "desk lamp",
+    "pro",
+    "vintage",
+    "boots",
+    "knife",
+    "puzzle",
+    "yoga",
+    "camera",
+];
+
+async fn signin(ctx: &Context, email: &str) -> Option<String> {
+    let (status, body) = send(
+        ctx.post("/auth/signin", None),
+        Some(json!({"email": email, "password": seed::PASSWORD})),
+    )
+    .await;
+    (status == 200)
+        .then(|| body?.get("access_token")?.as_str().map(String::from))
+        .flatten()
+}
+
+async fn list(ctx: &Context, user: usize, i: u64) -> bool {
+    let category = &ctx.seeded.categories[(user + i as usize) % ctx.seeded.categories.len()];
+    let path = format!(
+        "/products?category={category}&in_stock=true&sort_by=price_asc&page={}&page_size=20",
+        1 + i % 5
+    );
+    send(ctx.get(&path, None), None).await.0 == 200
+}
+
+async fn add(ctx: &Context, user: usize, i: u64) -> bool {
+    let hot = &ctx.seeded.hot;
+    let product = hot[(i as usize * 31 + user) % hot.len()];
+    send(
+        ctx.post("/cart/add", Some(&ctx.tokens[user])),
+        Some(json!({"product_id": product, "quantity": 1})),
+    )
+    .await
+    .0 == 200
+}
+
+async fn clear_carts(ctx: &Context) {
+    join_all(
+        ctx.tokens
+            .iter()
+            .map(|t| send(ctx.delete("/cart", t), None)),
+    )
+    .await;
+}
+
+/// `emporium-bench run`.
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    let shoppers = options.connections.max(1);
+    let seeded = seed::seed(
+        options.products,
+        shoppers,
+        500.min(options.products),
+        1_000_000,
+    )?;
+    let log = seeded.dir.path().join("server.log");
+    let server = Server::start(&options.server, &seeded.url, &log).await?;
+    let client = awc::Client::builder()
+        .connector(awc::Connector::new().limit(options.connections * 2 + 8))
+        .timeout(Duration::from_secs(60))
+        .finish();
+    let mut ctx = Context {
+        client,
+        base: server.base.clone(),
+        tokens: Vec::new(),
+        seeded,
+    };
+    for email in ctx.seeded.shoppers.clone() {
+        let token = signin(&ctx, &email)
+            .await
+            .ok_or_else(|| anyhow::anyhow!("signin of {email} failed"))?;
+        ctx.tokens.push(token);
+    }
+    let ctx = Rc::new(ctx);
+    let duration = Duration::from_secs(options.duration);
+    let c = options.connections;
+    let wanted = |name: &str| {
+        options
+            .only
+            .as_deref()
+            .is_none_or(|only| only.split(',').any(|n| n.trim() == name))
+    };
+    let mut results: Vec<Stats> = Vec::new();
+
+    if wanted("ceiling") {
+        let ctx = ctx.clone();
+        results.push(
+            drive("ceiling: GET /health", c, duration, |_, _| {
+                let ctx = ctx.clone();
+                async move { send(ctx.get("/health", None), None).await.0 == 200 }
+            })
+            .await?,
+        );
+    }
+    if wanted("list") {
+        let ctx = ctx.clone();
+        results.push(
+            drive(
+                "list: category+in_stock+sort, GET /products",
+                c,
+                duration,
+                |u, i| {
+                    let ctx = ctx.clone();
+                    async move { list(&ctx, u, i).await }
+                },
+            )
+            .await?,
+        );
+    }
+    if wanted("search") {
+        let ctx = ctx.clone();
+        results.push(
+            drive("search: GET /products/search?q=", c, duration, |u, i| {
+                let ctx = ctx.clone();
+                async move {
+                    let term = TERMS[(u + i as usize) % TERMS.len()].replace(' ', "%20");
+                    send(
+                        ctx.get(&format!("/products/search?q={term}&page_size=20"), None),
+                        None,
+                    )
+                    .await
+                    .0 == 200
+                }
+            })
+            .await?,
+        );
+    }
+    if wanted("detail") {
+        let ctx = ctx.clone();
+        results.push(
+            drive("detail: GET /products/{id}", c, duration, |u, i| {
+                let ctx = ctx.clone();
+                async move {
+                    let id = 1 + (i as usize * 7919 + u * 104_729) % ctx.seeded.products;
+                    send(ctx.get(&format!("/products/{id}"), None), None)
+                        .await
+                        .0
+                        == 200
+                }
+            })
+            .await?,
+        );
+    }
+    if wanted("cart") {
+        clear_carts(&ctx).await;
+        for user in 0..ctx.tokens.len() {
+            for i in 0..3 {
+                add(&ctx, user, i).await;
+            }
+        }
+        let view = ctx.clone();
+        results.push(
+            drive("cart view: GET /cart (3 lines)", c, duration, |u, _| {
+                let ctx = view.clone();
+                async move { send(ctx.get("/cart", Some(&ctx.tokens[u])), None).await.0 == 200 }
+            })
+            .await?,
+        );
+        clear_carts(&ctx).await;
+        let adding = ctx.clone();
+        results.push(
+            drive("add to cart: POST /cart/add", c, duration, |u, i| {
+                let ctx = adding.clone();
+                async move { add(&ctx, u, i).await }
+            })
+            .await?,
+        );
+    }
+    if wanted("checkout") {
+        clear_carts(&ctx).await;
+        let ctx2 = ctx.clone();
+        results.push(
+            drive(
+                "checkout flow: add + POST /checkout (per order)",
+                c,
+                duration,
+                |u, i| {
+                    let ctx = ctx2.clone();
+                    async move {
+                        add(&ctx, u, i).await
+                            && send(ctx.post("/checkout", Some(&ctx.tokens[u])), None)
+                                .await
+                                .0
+                                == 201
+                    }
+                },
+            )
+            .await?,
+        );
+    }
+    if wanted("signin") {
+        let ctx2 = ctx.clone();
+        results.push(
+            drive(
+                "signin: POST /auth/signin (Argon2id)",
+                c,
+                duration,
+                |u, _| {
+                    let ctx = ctx2.clone();
+                    async move { signin(&ctx, &ctx.seeded.shoppers[u]).await.is_some() }
+                },
+            )
+            .await?,
+        );
+    }
+    if wanted("flood") {
+        let half = (c / 2).max(1);
+        let (a, b) = (ctx.clone(), ctx.clone());
+        let baseline = drive(
+            "list alone (half the connections)",
+            half,
+            duration,
+            |u, i| {
+                let ctx = a.clone();
+                async move { list(&ctx, u, i).await }
+            },
+        )
+        .await?;
+        let list_ctx = ctx.clone();
+        let (listed, flooded) = futures_util::future::join(
+            drive("list during a signin flood", half, duration, move |u, i| {
+                let ctx = list_ctx.clone();
+                async move { list(&ctx, u, i).await }
+            }),
+            drive("  the signin flood", half, duration, move |u, _| {
+                let ctx = b.clone();
+                async move { signin(&ctx, &ctx.seeded.shoppers[u]).await.is_some() }
+            }),
+        )
+        .await;
+        results.push(baseline);
+        results.push(listed?);
+        results.push(flooded?);
+    }
+
+    let peak_rss = server.peak_rss_kib();
+    println!();
+    println!(
+        "Emporium load benchmark: {} products, {} connections, {} s per scenario",
+        options.products, c, options.duration
+    );
+    println!(
+        "{:<52} {:>10} {:>9} {:>9} {:>8}",
+        "scenario", "req/s", "p50 ms", "p99 ms", "errors"
+    );
+    for stats in &results {
+        println!(
+            "{:<52} {:>10.0} {:>9.2} {:>9.2} {:>8}",
+            stats.name,
+            stats.rps(),
+            stats.ms(0.5),
+            stats.ms(0.99),
+            stats.errors
+        );
+    }
+    if let Some(kib) = peak_rss {
+        println!("server peak RSS: {:.1} MiB", kib as f64 / 1024.0);
+    }
+    let report = json!({
+        "products": options.products, "connections": c, "duration_secs": options.duration,
+        "server_peak_rss_kib": peak_rss, "scenarios": results.iter().map(Stats::json).collect::<Vec<_>>(),
+    });
+    std::fs::write(&options.out, serde_json::to_string_pretty(&report)?)?;
+    println!("results written to {}", options.out.display());
+    drop(ctx);
+    server.stop()?;
+    Ok(())
+}
