@@ -190,7 +190,6 @@ where
     products::deleted_at: SelectableExpression<QS>,
     products::category_key: SelectableExpression<QS>,
     products::price_cents: SelectableExpression<QS>,
-    products::stock: SelectableExpression<QS>,
 {
     let mut condition: Condition<QS> = Box::new(products::deleted_at.is_null());
     if let Some(category) = &filters.category {
@@ -203,7 +202,9 @@ where
         condition = Box::new(condition.and(products::price_cents.le(max)));
     }
     if filters.in_stock {
-        condition = Box::new(condition.and(products::stock.gt(0)));
+        // A literal, not a bound 0: SQLite uses a partial index (`WHERE … stock > 0`) only
+        // when the query states the same condition.
+        condition = Box::new(condition.and(diesel::dsl::sql::<Bool>("products.stock > 0")));
     }
     condition
 }
@@ -257,15 +258,13 @@ pub fn search(conn: &mut Conn, search: &Search) -> Result<Page<Product>, Catalog
     };
     let joined =
         || products::table.inner_join(products_fts::table.on(products_fts::rowid.eq(products::id)));
-    let total: i64 = joined()
+    // The total comes from the same evaluation of the match as the page (a window count), so
+    // the full-text index is searched once per request.
+    let total_column = diesel::dsl::sql::<diesel::sql_types::BigInt>("COUNT(*) OVER ()");
+    let mut page = joined()
         .filter(fts::matches(query.clone()))
         .filter(condition(&listing.filters))
-        .select(count_star())
-        .first(conn)?;
-    let mut page = joined()
-        .filter(fts::matches(query))
-        .filter(condition(&listing.filters))
-        .select(ProductRow::as_select())
+        .select((ProductRow::as_select(), total_column))
         .into_boxed();
     page = match listing.sort {
         None => page.order((products_fts::rank.asc(), products::id.asc())),
@@ -276,15 +275,21 @@ pub fn search(conn: &mut Conn, search: &Search) -> Result<Page<Product>, Catalog
         Some(Sort::Newest) => page.order((products::created_at.desc(), products::id.desc())),
         Some(Sort::Oldest) => page.order((products::created_at.asc(), products::id.asc())),
     };
-    let rows: Vec<ProductRow> = page
+    let rows: Vec<(ProductRow, i64)> = page
         .limit(listing.page.limit())
         .offset(listing.page.offset())
         .load(conn)?;
-    Ok(Page::new(
-        rows.iter().map(ProductRow::to_product).collect(),
-        listing.page,
-        total,
-    ))
+    let total = match rows.first() {
+        Some((_, total)) => *total,
+        // A page past the end has no row to carry the total: count separately.
+        None => joined()
+            .filter(fts::matches(query))
+            .filter(condition(&listing.filters))
+            .select(count_star())
+            .first(conn)?,
+    };
+    let items = rows.iter().map(|(row, _)| row.to_product()).collect();
+    Ok(Page::new(items, listing.page, total))
 }
 
 /// A category and how many live products it has.

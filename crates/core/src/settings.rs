@@ -34,6 +34,9 @@ pub struct Settings {
     pub jwt: JwtSettings,
     /// Password hashing cost.
     pub argon2: Argon2Settings,
+    /// `PASSWORD_HASH_CONCURRENCY`: password hashes computed at once (each takes
+    /// `ARGON2_MEMORY_KIB` of memory and a core for ~20 ms); further signins wait their turn.
+    pub password_hash_concurrency: usize,
     /// Outgoing mail.
     pub mail: MailSettings,
     /// `ADMIN_EMAIL`: a verified admin with this address is created at start if absent.
@@ -503,6 +506,20 @@ impl Settings {
         if !(1..=16).contains(&argon2.parallelism) {
             return Err(invalid("ARGON2_PARALLELISM", "must be from 1 to 16"));
         }
+        // Leave a core for everything else: a signin flood must not starve the catalog.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let password_hash_concurrency = parse_var(
+            &get,
+            "PASSWORD_HASH_CONCURRENCY",
+            cores.saturating_sub(1).max(1),
+            "a count",
+        )?;
+        if !(1..=256).contains(&password_hash_concurrency) {
+            return Err(invalid(
+                "PASSWORD_HASH_CONCURRENCY",
+                "must be from 1 to 256",
+            ));
+        }
 
         let mail = mail_settings(&get)?;
         let admin_email = match get("ADMIN_EMAIL") {
@@ -566,6 +583,7 @@ impl Settings {
             database,
             jwt,
             argon2,
+            password_hash_concurrency,
             mail,
             admin_email,
             admin_password,

@@ -77,12 +77,14 @@ impl Application {
         let auth = AuthConfig::from_settings(&settings).context("account settings")?;
         bootstrap_admin(&settings, &auth, &pool)?;
 
+        let hash_concurrency = settings.password_hash_concurrency;
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             settings: Arc::new(settings),
             mail: mail_worker.waker(),
             auth: Arc::new(auth),
             metrics: Metrics::new()?,
+            hashing: Arc::new(crate::state::HashPool::new(hash_concurrency)?),
         });
         let settings = Arc::clone(&state.settings);
         let mut server = HttpServer::new(move || {

@@ -33,7 +33,7 @@ pub async fn signup(
     let signup = Signup::try_from(request)?;
     let auth = state.auth.clone();
     let user = state
-        .db(move |conn| accounts::signup(conn, &auth, signup, now()))
+        .db_hashing(move |conn| accounts::signup(conn, &auth, signup, now()))
         .await?;
     state.mail.wake();
     Ok(HttpResponse::Created().json(user))
@@ -150,7 +150,9 @@ pub async fn signin(
     let ip = client_ip(&req, &state.settings.trusted_proxies);
     let auth = state.auth.clone();
     let pair = state
-        .db(move |conn| sessions::signin(conn, &auth, &email, &password, ip.as_deref(), now()))
+        .db_hashing(move |conn| {
+            sessions::signin(conn, &auth, &email, &password, ip.as_deref(), now())
+        })
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -243,7 +245,7 @@ pub async fn reset_password(
     let (token, password) = errors.finish(token.zip(password))?;
     let auth = state.auth.clone();
     state
-        .db(move |conn| accounts::reset_password(conn, &auth, &token, &password, now()))
+        .db_hashing(move |conn| accounts::reset_password(conn, &auth, &token, &password, now()))
         .await?;
     state.mail.wake();
     Ok(HttpResponse::Ok().json(json!({"detail": "Your password was changed and every session signed out. Sign in with the new password."})))
@@ -310,7 +312,7 @@ pub async fn change_password(
     let (current, new_password) = errors.finish(current.zip(new_password))?;
     let auth = state.auth.clone();
     state
-        .db(move |conn| {
+        .db_hashing(move |conn| {
             accounts::change_password(conn, &auth, &principal, &current, &new_password, now())
         })
         .await?;
