@@ -33,6 +33,37 @@ pub fn get(conn: &mut Conn, id: ProductId) -> Result<Product, CatalogError> {
     Ok(live(conn, id)?.to_product())
 }
 
+/// Every editable column of a product, with the lower-cased keys derived from the name and
+/// category. One definition for create, replace and patch.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = products)]
+#[diesel(treat_none_as_null = true)]
+struct ProductValues {
+    name: String,
+    name_key: String,
+    description: String,
+    price_cents: emporium_core::Money,
+    stock: i32,
+    category: String,
+    category_key: String,
+    image_url: Option<String>,
+}
+
+impl From<ProductFields> for ProductValues {
+    fn from(fields: ProductFields) -> Self {
+        ProductValues {
+            name_key: fields.name.to_lowercase(),
+            name: fields.name,
+            description: fields.description,
+            price_cents: fields.price,
+            stock: fields.stock,
+            category_key: fields.category.to_lowercase(),
+            category: fields.category,
+            image_url: fields.image_url,
+        }
+    }
+}
+
 /// Creates a product owned by `owner`.
 pub fn create(
     conn: &mut Conn,
@@ -44,14 +75,7 @@ pub fn create(
     write_transaction(conn, |conn| {
         let id: ProductId = diesel::insert_into(products::table)
             .values((
-                products::name_key.eq(fields.name.to_lowercase()),
-                products::name.eq(&fields.name),
-                products::description.eq(&fields.description),
-                products::price_cents.eq(fields.price),
-                products::stock.eq(fields.stock),
-                products::category_key.eq(fields.category.to_lowercase()),
-                products::category.eq(&fields.category),
-                products::image_url.eq(&fields.image_url),
+                ProductValues::from(fields),
                 products::owner_id.eq(owner),
                 products::created_at.eq(at),
                 products::updated_at.eq(at),
@@ -60,6 +84,18 @@ pub fn create(
             .get_result(conn)?;
         get(conn, id)
     })
+}
+
+fn update(
+    conn: &mut Conn,
+    id: ProductId,
+    values: ProductValues,
+    now: DateTime<Utc>,
+) -> Result<Product, CatalogError> {
+    diesel::update(products::table.find(id))
+        .set((values, products::updated_at.eq(now.naive_utc())))
+        .execute(conn)?;
+    get(conn, id)
 }
 
 /// Replaces every field of a product the actor owns.
@@ -72,20 +108,7 @@ pub fn replace(
 ) -> Result<Product, CatalogError> {
     write_transaction(conn, |conn| {
         owned(conn, actor, id)?;
-        diesel::update(products::table.find(id))
-            .set((
-                products::name_key.eq(fields.name.to_lowercase()),
-                products::name.eq(&fields.name),
-                products::description.eq(&fields.description),
-                products::price_cents.eq(fields.price),
-                products::stock.eq(fields.stock),
-                products::category_key.eq(fields.category.to_lowercase()),
-                products::category.eq(&fields.category),
-                products::image_url.eq(&fields.image_url),
-                products::updated_at.eq(now.naive_utc()),
-            ))
-            .execute(conn)?;
-        get(conn, id)
+        update(conn, id, fields.into(), now)
     })
 }
 
@@ -99,22 +122,15 @@ pub fn patch(
 ) -> Result<Product, CatalogError> {
     write_transaction(conn, |conn| {
         let row = owned(conn, actor, id)?;
-        let name = patch.name.unwrap_or(row.name);
-        let category = patch.category.unwrap_or(row.category);
-        diesel::update(products::table.find(id))
-            .set((
-                products::name_key.eq(name.to_lowercase()),
-                products::name.eq(&name),
-                products::description.eq(patch.description.unwrap_or(row.description)),
-                products::price_cents.eq(patch.price.unwrap_or(row.price_cents)),
-                products::stock.eq(patch.stock.unwrap_or(row.stock)),
-                products::category_key.eq(category.to_lowercase()),
-                products::category.eq(&category),
-                products::image_url.eq(patch.image_url.unwrap_or(row.image_url)),
-                products::updated_at.eq(now.naive_utc()),
-            ))
-            .execute(conn)?;
-        get(conn, id)
+        let fields = ProductFields {
+            name: patch.name.unwrap_or(row.name),
+            description: patch.description.unwrap_or(row.description),
+            price: patch.price.unwrap_or(row.price_cents),
+            stock: patch.stock.unwrap_or(row.stock),
+            category: patch.category.unwrap_or(row.category),
+            image_url: patch.image_url.unwrap_or(row.image_url),
+        };
+        update(conn, id, fields.into(), now)
     })
 }
 
