@@ -102,3 +102,66 @@ async fn metrics_count_requests_by_route_pattern_and_status() {
         assert!(text.contains(gauge), "{gauge}:\n{text}");
     }
 }
+
+#[actix_web::test]
+async fn cors_is_off_by_default_and_allows_only_configured_origins() {
+    use actix_web::http::Method;
+
+    let closed = TestApp::spawn().await;
+    let response = closed
+        .send(
+            closed
+                .request(Method::GET, "/health")
+                .insert_header(("Origin", "https://shop.example")),
+        )
+        .await;
+    assert_eq!(
+        response.status, 200,
+        "same-origin rules are the browser's; the server just answers"
+    );
+    assert!(response.header("access-control-allow-origin").is_none());
+
+    let open =
+        TestApp::spawn_with(&[("CORS_ALLOWED_ORIGINS", "https://shop.example")], |_| {}).await;
+    let preflight = open
+        .send(
+            open.request(Method::OPTIONS, "/products")
+                .insert_header(("Origin", "https://shop.example"))
+                .insert_header(("Access-Control-Request-Method", "POST"))
+                .insert_header((
+                    "Access-Control-Request-Headers",
+                    "authorization, content-type",
+                )),
+        )
+        .await;
+    assert_eq!(preflight.status, 200);
+    assert_eq!(
+        preflight.header("access-control-allow-origin").as_deref(),
+        Some("https://shop.example")
+    );
+    let response = open
+        .send(
+            open.request(Method::GET, "/health")
+                .insert_header(("Origin", "https://shop.example")),
+        )
+        .await;
+    assert_eq!(
+        response.header("access-control-allow-origin").as_deref(),
+        Some("https://shop.example")
+    );
+    assert!(
+        response
+            .header("access-control-expose-headers")
+            .is_some_and(|h| h.to_lowercase().contains("x-request-id"))
+    );
+    let foreign = open
+        .send(
+            open.request(Method::GET, "/health")
+                .insert_header(("Origin", "https://evil.example")),
+        )
+        .await;
+    assert!(
+        foreign.header("access-control-allow-origin").is_none(),
+        "an unlisted origin gets no grant"
+    );
+}
