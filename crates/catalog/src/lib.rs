@@ -6,11 +6,13 @@
 //! products are kept (soft delete) so that order history stays intact, but no read here ever
 //! returns them.
 
+pub mod cache;
 pub mod demo;
 pub mod listing;
 pub mod manage;
 pub mod product;
 
+pub use cache::ListingCache;
 pub use listing::{Category, ListQuery, Listing, Search, Sort};
 pub use product::{Product, ProductFields, ProductInput, ProductPatch};
 

@@ -9,10 +9,15 @@ use diesel::sqlite::Sqlite;
 use emporium_core::{Money, Page, PageRequest, ValidationErrors};
 use emporium_db::Conn;
 use emporium_db::fts::{self, products_fts};
-use emporium_db::schema::products;
+use emporium_db::schema::{catalog_version, products};
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
+use emporium_core::ProductId;
+
 use crate::CatalogError;
+use crate::cache::{ListingCache, MAX_RANKED};
 use crate::product::{Product, ProductRow};
 
 /// The longest search query, in characters.
@@ -20,7 +25,7 @@ pub const MAX_QUERY_CHARS: usize = 200;
 
 /// How a list is ordered. Ascending sorts break ties by ascending id, descending ones by
 /// descending id, so pages never repeat or skip rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Sort {
     /// Cheapest first (`price_asc`, alias `price`).
     PriceAsc,
@@ -79,7 +84,7 @@ pub struct ListQuery {
 }
 
 /// Checked filters.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Filters {
     /// Lower-cased category.
     pub category: Option<String>,
@@ -248,6 +253,23 @@ pub fn list(conn: &mut Conn, listing: &Listing) -> Result<Page<Product>, Catalog
     ))
 }
 
+/// Orders a search query: by relevance (bm25) unless a sort is given; ties by id.
+macro_rules! order_search {
+    ($query:expr, $sort:expr) => {
+        match $sort {
+            None => $query.order((products_fts::rank.asc(), products::id.asc())),
+            Some(Sort::PriceAsc) => $query.order((products::price_cents.asc(), products::id.asc())),
+            Some(Sort::PriceDesc) => {
+                $query.order((products::price_cents.desc(), products::id.desc()))
+            }
+            Some(Sort::NameAsc) => $query.order((products::name_key.asc(), products::id.asc())),
+            Some(Sort::NameDesc) => $query.order((products::name_key.desc(), products::id.desc())),
+            Some(Sort::Newest) => $query.order((products::created_at.desc(), products::id.desc())),
+            Some(Sort::Oldest) => $query.order((products::created_at.asc(), products::id.asc())),
+        }
+    };
+}
+
 /// One page of live products matching the search text and the filters, best match first
 /// (name matches above description matches) unless a sort is given.
 pub fn search(conn: &mut Conn, search: &Search) -> Result<Page<Product>, CatalogError> {
@@ -261,20 +283,12 @@ pub fn search(conn: &mut Conn, search: &Search) -> Result<Page<Product>, Catalog
     // The total comes from the same evaluation of the match as the page (a window count), so
     // the full-text index is searched once per request.
     let total_column = diesel::dsl::sql::<diesel::sql_types::BigInt>("COUNT(*) OVER ()");
-    let mut page = joined()
+    let page = joined()
         .filter(fts::matches(query.clone()))
         .filter(condition(&listing.filters))
         .select((ProductRow::as_select(), total_column))
         .into_boxed();
-    page = match listing.sort {
-        None => page.order((products_fts::rank.asc(), products::id.asc())),
-        Some(Sort::PriceAsc) => page.order((products::price_cents.asc(), products::id.asc())),
-        Some(Sort::PriceDesc) => page.order((products::price_cents.desc(), products::id.desc())),
-        Some(Sort::NameAsc) => page.order((products::name_key.asc(), products::id.asc())),
-        Some(Sort::NameDesc) => page.order((products::name_key.desc(), products::id.desc())),
-        Some(Sort::Newest) => page.order((products::created_at.desc(), products::id.desc())),
-        Some(Sort::Oldest) => page.order((products::created_at.asc(), products::id.asc())),
-    };
+    let page = order_search!(page, listing.sort);
     let rows: Vec<(ProductRow, i64)> = page
         .limit(listing.page.limit())
         .offset(listing.page.offset())
@@ -290,6 +304,101 @@ pub fn search(conn: &mut Conn, search: &Search) -> Result<Page<Product>, Catalog
     };
     let items = rows.iter().map(|(row, _)| row.to_product()).collect();
     Ok(Page::new(items, listing.page, total))
+}
+
+fn catalog_version(conn: &mut Conn) -> Result<i64, CatalogError> {
+    Ok(catalog_version::table
+        .find(1)
+        .select(catalog_version::version)
+        .first(conn)?)
+}
+
+/// [`list`], with the total taken from `cache` while the catalog has not changed. The same
+/// answer as `list`, from one consistent read of the database.
+pub fn list_cached(
+    conn: &mut Conn,
+    cache: &ListingCache,
+    listing: &Listing,
+) -> Result<Page<Product>, CatalogError> {
+    conn.transaction(|conn| {
+        let version = catalog_version(conn)?;
+        let total = match cache.total(version, &listing.filters) {
+            Some(total) => total,
+            None => {
+                let total: i64 = products::table
+                    .filter(condition::<products::table>(&listing.filters))
+                    .select(count_star())
+                    .first(conn)?;
+                cache.put_total(version, &listing.filters, total);
+                total
+            }
+        };
+        let rows: Vec<ProductRow> = listing_query(listing)
+            .limit(listing.page.limit())
+            .offset(listing.page.offset())
+            .load(conn)?;
+        Ok(Page::new(
+            rows.iter().map(ProductRow::to_product).collect(),
+            listing.page,
+            total,
+        ))
+    })
+}
+
+/// [`search`], with the ranked ids taken from `cache` while the catalog has not changed: the
+/// full-text ranking runs once per query and version, and a page is then a handful of
+/// primary-key reads. The same answer as `search`, from one consistent read.
+pub fn search_cached(
+    conn: &mut Conn,
+    cache: &ListingCache,
+    search: &Search,
+) -> Result<Page<Product>, CatalogError> {
+    let listing = &search.listing;
+    let Some(query) = fts::match_query(&search.text) else {
+        return Ok(Page::new(Vec::new(), listing.page, 0));
+    };
+    let offset = usize::try_from(listing.page.offset()).unwrap_or(usize::MAX);
+    let limit = usize::try_from(listing.page.limit()).unwrap_or(0);
+    conn.transaction(|conn| {
+        let version = catalog_version(conn)?;
+        let key = (query.clone(), listing.filters.clone(), listing.sort);
+        let (ids, total) = match cache.ranked(version, &key) {
+            Some(found) => found,
+            None => {
+                let ranked = products::table
+                    .inner_join(products_fts::table.on(products_fts::rowid.eq(products::id)))
+                    .filter(fts::matches(query.clone()))
+                    .filter(condition(&listing.filters))
+                    .select((
+                        products::id,
+                        diesel::dsl::sql::<diesel::sql_types::BigInt>("COUNT(*) OVER ()"),
+                    ))
+                    .into_boxed();
+                let rows: Vec<(ProductId, i64)> = order_search!(ranked, listing.sort)
+                    .limit(MAX_RANKED as i64)
+                    .load(conn)?;
+                let total = rows.first().map_or(0, |(_, total)| *total);
+                let ids: Arc<[ProductId]> = rows.into_iter().map(|(id, _)| id).collect();
+                cache.put_ranked(version, key, Arc::clone(&ids), total);
+                (ids, total)
+            }
+        };
+        if offset.saturating_add(limit) > ids.len() && total > ids.len() as i64 {
+            // Deeper than the cached ranking reaches: search directly.
+            return self::search(conn, search);
+        }
+        let wanted: Vec<ProductId> = ids.iter().skip(offset).take(limit).copied().collect();
+        let mut rows: Vec<ProductRow> = products::table
+            .filter(products::id.eq_any(&wanted))
+            .select(ProductRow::as_select())
+            .load(conn)?;
+        rows.sort_by_key(|row| wanted.iter().position(|id| *id == row.id));
+        Ok(Page::new(
+            rows.iter().map(ProductRow::to_product).collect(),
+            listing.page,
+            total,
+        ))
+    })
 }
 
 /// A category and how many live products it has.

@@ -439,3 +439,80 @@ fn every_listing_filter_and_sort_is_served_by_an_index() {
         }
     }
 }
+
+#[test]
+fn cached_listings_and_searches_answer_exactly_as_uncached_ones_across_changes() {
+    use crate::ListingCache;
+
+    let db = TestDb::new();
+    let products = seeded(&db);
+    let owner = products[0].owner_id;
+    let cache = ListingCache::new(64);
+    let filter_sets = [
+        Filters::default(),
+        Filters {
+            category: Some("fruit".into()),
+            in_stock: true,
+            ..Default::default()
+        },
+        Filters {
+            min_price: Some(Money::from_cents(100)),
+            ..Default::default()
+        },
+    ];
+    let check = |label: &str| {
+        for filters in &filter_sets {
+            for page in 1..=3 {
+                let listing = listing(filters.clone(), Some(Sort::PriceAsc), page, 4);
+                let plain = listing::list(&mut db.conn(), &listing).unwrap();
+                // Twice: a miss, then a hit.
+                for _ in 0..2 {
+                    assert_eq!(
+                        listing::list_cached(&mut db.conn(), &cache, &listing).unwrap(),
+                        plain,
+                        "{label} {filters:?}"
+                    );
+                }
+            }
+            for text in ["a", "apple", "fruit", "zzz"] {
+                let search = Search {
+                    text: text.into(),
+                    listing: listing(filters.clone(), None, 1, 3),
+                };
+                let plain = listing::search(&mut db.conn(), &search).unwrap();
+                for _ in 0..2 {
+                    assert_eq!(
+                        listing::search_cached(&mut db.conn(), &cache, &search).unwrap(),
+                        plain,
+                        "{label} {text}"
+                    );
+                }
+            }
+        }
+    };
+    check("seeded");
+    let now = Utc::now();
+    manage::create(
+        &mut db.conn(),
+        owner,
+        fields("Apricot", 90, 3, "Fruit"),
+        now,
+    )
+    .unwrap();
+    check("after a create");
+    let patch = crate::ProductPatch {
+        price: Some(Money::from_cents(5)),
+        name: Some("Zapple".into()),
+        ..Default::default()
+    };
+    manage::patch(&mut db.conn(), owner, products[1].id, patch, now).unwrap();
+    check("after a rename and re-price");
+    // Stock crossing zero changes in_stock listings; the catalog version must move.
+    diesel::update(emporium_db::schema::products::table.find(products[0].id))
+        .set(emporium_db::schema::products::stock.eq(7))
+        .execute(&mut db.conn())
+        .unwrap();
+    check("after stock crossed zero");
+    manage::delete(&mut db.conn(), owner, products[2].id, now).unwrap();
+    check("after a delete");
+}

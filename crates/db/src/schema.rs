@@ -10,6 +10,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    catalog_version (id) {
+        id -> Integer,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
     email_tokens (id) {
         id -> Integer,
         user_id -> Integer,
@@ -141,6 +148,7 @@ diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     cart_items,
+    catalog_version,
     email_tokens,
     idempotency_keys,
     login_failures,

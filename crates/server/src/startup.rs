@@ -85,6 +85,7 @@ impl Application {
             auth: Arc::new(auth),
             metrics: Metrics::new()?,
             hashing: Arc::new(crate::state::HashPool::new(hash_concurrency)?),
+            catalog_cache: Arc::new(emporium_catalog::ListingCache::default()),
         });
         let settings = Arc::clone(&state.settings);
         let mut server = HttpServer::new(move || {

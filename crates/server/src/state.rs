@@ -26,6 +26,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The threads that hash passwords (`PASSWORD_HASH_CONCURRENCY` of them).
     pub hashing: Arc<HashPool>,
+    /// Listing totals and ranked search results for the current catalog version.
+    pub catalog_cache: Arc<emporium_catalog::ListingCache>,
 }
 
 /// How long a request waits for its turn to hash a password before it gives up with 503.

@@ -17,7 +17,10 @@ pub async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let listing = query.into_listing()?;
-    let page = state.db(move |conn| listing::list(conn, &listing)).await?;
+    let cache = state.catalog_cache.clone();
+    let page = state
+        .db(move |conn| listing::list_cached(conn, &cache, &listing))
+        .await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -28,7 +31,10 @@ pub async fn search(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let search = query.into_search()?;
-    let page = state.db(move |conn| listing::search(conn, &search)).await?;
+    let cache = state.catalog_cache.clone();
+    let page = state
+        .db(move |conn| listing::search_cached(conn, &cache, &search))
+        .await?;
     Ok(HttpResponse::Ok().json(page))
 }
 

@@ -1,0 +1,95 @@
+//! Listing totals and ranked search results, reused while the catalog does not change.
+//!
+//! Counting every match of a listing and ranking every match of a search are the two costs
+//! that grow with the catalog. Both depend only on what the catalog version covers (see the
+//! `catalog_version` migration: products added, deleted, renamed, re-priced, re-categorised,
+//! or crossing zero stock), so they are cached per version and dropped when it moves. Product
+//! rows themselves are always read fresh, so stock and prices shown are current.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use emporium_core::ProductId;
+
+use crate::listing::{Filters, Sort};
+
+/// Longest ranked id list kept for one search; pages beyond it are searched directly.
+pub const MAX_RANKED: usize = 10_000;
+
+/// What identifies one search's ranking.
+pub type SearchKey = (String, Filters, Option<Sort>);
+
+#[derive(Default)]
+struct State {
+    version: i64,
+    totals: HashMap<Filters, i64>,
+    ranked: HashMap<SearchKey, (Arc<[ProductId]>, i64)>,
+}
+
+/// A cache shared by every request (keep one per database, e.g. in the server's state).
+pub struct ListingCache {
+    state: Mutex<State>,
+    capacity: usize,
+}
+
+impl Default for ListingCache {
+    fn default() -> Self {
+        ListingCache::new(512)
+    }
+}
+
+impl ListingCache {
+    /// A cache of at most `capacity` entries (all are dropped when it fills).
+    pub fn new(capacity: usize) -> ListingCache {
+        ListingCache {
+            state: Mutex::new(State::default()),
+            capacity,
+        }
+    }
+
+    fn at(&self, version: i64) -> std::sync::MutexGuard<'_, State> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if state.version != version {
+            state.totals.clear();
+            state.ranked.clear();
+            state.version = version;
+        }
+        state
+    }
+
+    fn make_room(&self, state: &mut State) {
+        if state.totals.len() + state.ranked.len() >= self.capacity {
+            state.totals.clear();
+            state.ranked.clear();
+        }
+    }
+
+    pub(crate) fn total(&self, version: i64, filters: &Filters) -> Option<i64> {
+        self.at(version).totals.get(filters).copied()
+    }
+
+    pub(crate) fn put_total(&self, version: i64, filters: &Filters, total: i64) {
+        let mut state = self.at(version);
+        self.make_room(&mut state);
+        state.totals.insert(filters.clone(), total);
+    }
+
+    pub(crate) fn ranked(&self, version: i64, key: &SearchKey) -> Option<(Arc<[ProductId]>, i64)> {
+        self.at(version).ranked.get(key).cloned()
+    }
+
+    pub(crate) fn put_ranked(
+        &self,
+        version: i64,
+        key: SearchKey,
+        ids: Arc<[ProductId]>,
+        total: i64,
+    ) {
+        let mut state = self.at(version);
+        self.make_room(&mut state);
+        state.ranked.insert(key, (ids, total));
+    }
+}
