@@ -1,6 +1,6 @@
 //! A fresh migrated database per test.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use emporium_core::settings::{DatabaseSettings, Synchronous};
 use tempfile::TempDir;
@@ -12,7 +12,8 @@ use crate::{Pool, PooledConn};
 /// Each test makes its own, so tests run in parallel without sharing state. The file is real
 /// (never `:memory:`, which would give every pooled connection its own empty database).
 pub struct TestDb {
-    dir: TempDir,
+    // Kept for its Drop: the folder (and the database in it) goes when the TestDb does.
+    _dir: TempDir,
     settings: DatabaseSettings,
     pool: Pool,
 }
@@ -45,7 +46,7 @@ impl TestDb {
         };
         let (pool, _) = crate::connect(&settings).expect("test database");
         TestDb {
-            dir,
+            _dir: dir,
             settings,
             pool,
         }
@@ -76,11 +77,6 @@ impl TestDb {
     /// The database file.
     pub fn path(&self) -> PathBuf {
         self.settings.path.clone()
-    }
-
-    /// The temporary folder holding the file (and anything else the test wants to keep there).
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
     }
 }
 

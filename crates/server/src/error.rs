@@ -192,11 +192,6 @@ impl ApiError {
         self
     }
 
-    /// The stable code.
-    pub fn code(&self) -> &'static str {
-        self.code
-    }
-
     fn problem(&self) -> Problem {
         Problem {
             errors: self.errors.clone(),
