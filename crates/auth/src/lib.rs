@@ -59,6 +59,13 @@ impl AuthConfig {
     /// make unknown emails cost the same as wrong passwords).
     pub fn from_settings(settings: &Settings) -> Result<AuthConfig, AuthError> {
         let secs = |s: u64| Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
+        if !settings.jwt.has_secret() {
+            return Err(AuthError::Internal(
+                "JWT_SECRET is not set and the signing key kept in the database has not been \
+                 read yet (open the database with emporium_server::open_database first)"
+                    .into(),
+            ));
+        }
         Ok(AuthConfig {
             keys: tokens::Keys::new(settings.jwt.secret.expose().as_bytes()),
             hasher: password::Hasher::new(&settings.argon2)?,
@@ -155,6 +162,12 @@ pub enum AuthError {
     /// Anything else that is not the caller's fault.
     #[error("{0}")]
     Internal(String),
+}
+
+impl emporium_db::TransactionError for AuthError {
+    fn is_transient(&self) -> bool {
+        matches!(self, AuthError::Database(e) if emporium_db::TransactionError::is_transient(e))
+    }
 }
 
 #[cfg(test)]

@@ -59,7 +59,7 @@ pub struct User {
 /// The stored row, hash included. Never leaves this crate.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(check_for_backend(emporium_db::MultiBackend))]
 pub(crate) struct UserRow {
     pub id: UserId,
     pub name: String,

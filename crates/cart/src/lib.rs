@@ -80,6 +80,12 @@ pub enum CartError {
     Database(#[from] diesel::result::Error),
 }
 
+impl emporium_db::TransactionError for CartError {
+    fn is_transient(&self) -> bool {
+        matches!(self, CartError::Database(e) if emporium_db::TransactionError::is_transient(e))
+    }
+}
+
 /// Checks a quantity for adding (1..=999).
 pub fn parse_add_quantity(quantity: Option<i64>) -> Result<i32, ValidationErrors> {
     match quantity.unwrap_or(1) {

@@ -298,7 +298,7 @@ pub fn load(
 ) -> Result<usize, crate::CatalogError> {
     let products = products(count);
     emporium_db::write_transaction(conn, |conn| {
-        for (n, fields) in products.into_iter().enumerate() {
+        for (n, fields) in products.iter().cloned().enumerate() {
             // Spread creation times so "newest" and "oldest" differ visibly.
             let at = now - chrono::Duration::minutes((count - n) as i64);
             crate::manage::create(conn, owner, fields, at)?;

@@ -33,5 +33,11 @@ pub enum CatalogError {
     Database(#[from] diesel::result::Error),
 }
 
+impl emporium_db::TransactionError for CatalogError {
+    fn is_transient(&self) -> bool {
+        matches!(self, CatalogError::Database(e) if emporium_db::TransactionError::is_transient(e))
+    }
+}
+
 #[cfg(test)]
 mod tests;

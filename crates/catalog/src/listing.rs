@@ -5,11 +5,11 @@ use diesel::dsl::count_star;
 use diesel::expression::BoxableExpression;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
-use diesel::sqlite::Sqlite;
+use emporium_core::settings::DatabaseBackend;
 use emporium_core::{Money, Page, PageRequest, ValidationErrors};
-use emporium_db::Conn;
 use emporium_db::fts::{self, products_fts};
 use emporium_db::schema::{catalog_version, products};
+use emporium_db::{Conn, MultiBackend};
 use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
@@ -187,7 +187,7 @@ impl ListQuery {
     }
 }
 
-type Condition<QS> = Box<dyn BoxableExpression<QS, Sqlite, SqlType = Bool>>;
+type Condition<QS> = Box<dyn BoxableExpression<QS, MultiBackend, SqlType = Bool>>;
 
 /// The filters as one SQL condition over any query source that has `products` in it.
 fn condition<QS: 'static>(filters: &Filters) -> Condition<QS>
@@ -207,8 +207,8 @@ where
         condition = Box::new(condition.and(products::price_cents.le(max)));
     }
     if filters.in_stock {
-        // A literal, not a bound 0: SQLite uses a partial index (`WHERE … stock > 0`) only
-        // when the query states the same condition.
+        // A literal, not a bound 0: SQLite and PostgreSQL use a partial index (`WHERE …
+        // stock > 0`) only when the query states the same condition.
         condition = Box::new(condition.and(diesel::dsl::sql::<Bool>("products.stock > 0")));
     }
     condition
@@ -219,8 +219,8 @@ pub fn listing_query(
     listing: &Listing,
 ) -> products::BoxedQuery<
     'static,
-    Sqlite,
-    diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<ProductRow, Sqlite>>,
+    MultiBackend,
+    diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<ProductRow, MultiBackend>>,
 > {
     let query = products::table
         .filter(condition::<products::table>(&listing.filters))
@@ -253,11 +253,11 @@ pub fn list(conn: &mut Conn, listing: &Listing) -> Result<Page<Product>, Catalog
     ))
 }
 
-/// Orders a search query: by relevance (bm25) unless a sort is given; ties by id.
+/// Orders a search query: by `$relevance` (best first) unless a sort is given; ties by id.
 macro_rules! order_search {
-    ($query:expr, $sort:expr) => {
+    ($query:expr, $sort:expr, $relevance:expr) => {
         match $sort {
-            None => $query.order((products_fts::rank.asc(), products::id.asc())),
+            None => $query.order(($relevance, products::id.asc())),
             Some(Sort::PriceAsc) => $query.order((products::price_cents.asc(), products::id.asc())),
             Some(Sort::PriceDesc) => {
                 $query.order((products::price_cents.desc(), products::id.desc()))
@@ -270,40 +270,117 @@ macro_rules! order_search {
     };
 }
 
+/// The search text as the connection's backend takes it: an FTS5 query on SQLite, a
+/// `tsquery` on PostgreSQL. `None` when the text has no words (only punctuation): nothing
+/// matches then.
+fn backend_query(conn: &Conn, text: &str) -> Option<(DatabaseBackend, String)> {
+    let backend = conn.backend();
+    let query = match backend {
+        DatabaseBackend::Sqlite => fts::match_query(text),
+        DatabaseBackend::Postgres => fts::ts_query(text),
+    };
+    query.map(|query| (backend, query))
+}
+
+/// `COUNT(*) OVER ()`: the number of matches, carried on every row of the page, so the match
+/// is evaluated once per request.
+fn total_column() -> diesel::expression::SqlLiteral<diesel::sql_types::BigInt> {
+    diesel::dsl::sql::<diesel::sql_types::BigInt>("COUNT(*) OVER ()")
+}
+
 /// One page of live products matching the search text and the filters, best match first
 /// (name matches above description matches) unless a sort is given.
 pub fn search(conn: &mut Conn, search: &Search) -> Result<Page<Product>, CatalogError> {
     let listing = &search.listing;
-    let Some(query) = fts::match_query(&search.text) else {
-        // Nothing searchable (only punctuation): nothing matches.
+    let Some((backend, query)) = backend_query(conn, &search.text) else {
         return Ok(Page::new(Vec::new(), listing.page, 0));
     };
-    let joined =
-        || products::table.inner_join(products_fts::table.on(products_fts::rowid.eq(products::id)));
-    // The total comes from the same evaluation of the match as the page (a window count), so
-    // the full-text index is searched once per request.
-    let total_column = diesel::dsl::sql::<diesel::sql_types::BigInt>("COUNT(*) OVER ()");
-    let page = joined()
-        .filter(fts::matches(query.clone()))
-        .filter(condition(&listing.filters))
-        .select((ProductRow::as_select(), total_column))
-        .into_boxed();
-    let page = order_search!(page, listing.sort);
-    let rows: Vec<(ProductRow, i64)> = page
-        .limit(listing.page.limit())
-        .offset(listing.page.offset())
-        .load(conn)?;
-    let total = match rows.first() {
-        Some((_, total)) => *total,
-        // A page past the end has no row to carry the total: count separately.
-        None => joined()
-            .filter(fts::matches(query))
-            .filter(condition(&listing.filters))
-            .select(count_star())
-            .first(conn)?,
+    let (limit, offset) = (listing.page.limit(), listing.page.offset());
+    let (rows, total): (Vec<(ProductRow, i64)>, Option<i64>) = match backend {
+        DatabaseBackend::Sqlite => {
+            let joined = || {
+                products::table
+                    .inner_join(products_fts::table.on(products_fts::rowid.eq(products::id)))
+            };
+            let page = joined()
+                .filter(fts::matches(query.clone()))
+                .filter(condition(&listing.filters))
+                .select((ProductRow::as_select(), total_column()))
+                .into_boxed();
+            let page = order_search!(page, listing.sort, products_fts::rank.asc());
+            let rows: Vec<(ProductRow, i64)> = page.limit(limit).offset(offset).load(conn)?;
+            let total = match rows.first() {
+                Some(_) => None,
+                // A page past the end has no row to carry the total: count separately.
+                None => Some(
+                    joined()
+                        .filter(fts::matches(query))
+                        .filter(condition(&listing.filters))
+                        .select(count_star())
+                        .first(conn)?,
+                ),
+            };
+            (rows, total)
+        }
+        DatabaseBackend::Postgres => {
+            let page = products::table
+                .filter(fts::pg_matches(&query))
+                .filter(condition::<products::table>(&listing.filters))
+                .select((ProductRow::as_select(), total_column()))
+                .into_boxed();
+            let page = order_search!(page, listing.sort, fts::pg_rank(&query).desc());
+            let rows: Vec<(ProductRow, i64)> = page.limit(limit).offset(offset).load(conn)?;
+            let total = match rows.first() {
+                Some(_) => None,
+                None => Some(
+                    products::table
+                        .filter(fts::pg_matches(&query))
+                        .filter(condition::<products::table>(&listing.filters))
+                        .select(count_star())
+                        .first(conn)?,
+                ),
+            };
+            (rows, total)
+        }
     };
+    let total = total.unwrap_or_else(|| rows.first().map_or(0, |(_, total)| *total));
     let items = rows.iter().map(|(row, _)| row.to_product()).collect();
     Ok(Page::new(items, listing.page, total))
+}
+
+/// The ids of the first `MAX_RANKED` matches of a search, in order, and the number of all
+/// matches.
+fn ranked_ids(
+    conn: &mut Conn,
+    backend: DatabaseBackend,
+    query: &str,
+    listing: &Listing,
+) -> Result<(Vec<ProductId>, i64), CatalogError> {
+    let rows: Vec<(ProductId, i64)> = match backend {
+        DatabaseBackend::Sqlite => {
+            let ranked = products::table
+                .inner_join(products_fts::table.on(products_fts::rowid.eq(products::id)))
+                .filter(fts::matches(query.to_string()))
+                .filter(condition(&listing.filters))
+                .select((products::id, total_column()))
+                .into_boxed();
+            order_search!(ranked, listing.sort, products_fts::rank.asc())
+                .limit(MAX_RANKED as i64)
+                .load(conn)?
+        }
+        DatabaseBackend::Postgres => {
+            let ranked = products::table
+                .filter(fts::pg_matches(query))
+                .filter(condition::<products::table>(&listing.filters))
+                .select((products::id, total_column()))
+                .into_boxed();
+            order_search!(ranked, listing.sort, fts::pg_rank(query).desc())
+                .limit(MAX_RANKED as i64)
+                .load(conn)?
+        }
+    };
+    let total = rows.first().map_or(0, |(_, total)| *total);
+    Ok((rows.into_iter().map(|(id, _)| id).collect(), total))
 }
 
 fn catalog_version(conn: &mut Conn) -> Result<i64, CatalogError> {
@@ -320,7 +397,7 @@ pub fn list_cached(
     cache: &ListingCache,
     listing: &Listing,
 ) -> Result<Page<Product>, CatalogError> {
-    conn.transaction(|conn| {
+    emporium_db::read_transaction(conn, |conn| {
         let version = catalog_version(conn)?;
         let total = match cache.total(version, &listing.filters) {
             Some(total) => total,
@@ -354,31 +431,19 @@ pub fn search_cached(
     search: &Search,
 ) -> Result<Page<Product>, CatalogError> {
     let listing = &search.listing;
-    let Some(query) = fts::match_query(&search.text) else {
+    let Some((backend, query)) = backend_query(conn, &search.text) else {
         return Ok(Page::new(Vec::new(), listing.page, 0));
     };
     let offset = usize::try_from(listing.page.offset()).unwrap_or(usize::MAX);
     let limit = usize::try_from(listing.page.limit()).unwrap_or(0);
-    conn.transaction(|conn| {
+    emporium_db::read_transaction(conn, |conn| {
         let version = catalog_version(conn)?;
         let key = (query.clone(), listing.filters.clone(), listing.sort);
         let (ids, total) = match cache.ranked(version, &key) {
             Some(found) => found,
             None => {
-                let ranked = products::table
-                    .inner_join(products_fts::table.on(products_fts::rowid.eq(products::id)))
-                    .filter(fts::matches(query.clone()))
-                    .filter(condition(&listing.filters))
-                    .select((
-                        products::id,
-                        diesel::dsl::sql::<diesel::sql_types::BigInt>("COUNT(*) OVER ()"),
-                    ))
-                    .into_boxed();
-                let rows: Vec<(ProductId, i64)> = order_search!(ranked, listing.sort)
-                    .limit(MAX_RANKED as i64)
-                    .load(conn)?;
-                let total = rows.first().map_or(0, |(_, total)| *total);
-                let ids: Arc<[ProductId]> = rows.into_iter().map(|(id, _)| id).collect();
+                let (ids, total) = ranked_ids(conn, backend, &query, listing)?;
+                let ids: Arc<[ProductId]> = ids.into();
                 cache.put_ranked(version, key, Arc::clone(&ids), total);
                 (ids, total)
             }

@@ -75,7 +75,7 @@ pub fn create(
     write_transaction(conn, |conn| {
         let id: ProductId = diesel::insert_into(products::table)
             .values((
-                ProductValues::from(fields),
+                ProductValues::from(fields.clone()),
                 products::owner_id.eq(owner),
                 products::created_at.eq(at),
                 products::updated_at.eq(at),
@@ -108,7 +108,7 @@ pub fn replace(
 ) -> Result<Product, CatalogError> {
     write_transaction(conn, |conn| {
         owned(conn, actor, id)?;
-        update(conn, id, fields.into(), now)
+        update(conn, id, fields.clone().into(), now)
     })
 }
 
@@ -122,6 +122,7 @@ pub fn patch(
 ) -> Result<Product, CatalogError> {
     write_transaction(conn, |conn| {
         let row = owned(conn, actor, id)?;
+        let patch = patch.clone();
         let fields = ProductFields {
             name: patch.name.unwrap_or(row.name),
             description: patch.description.unwrap_or(row.description),

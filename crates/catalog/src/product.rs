@@ -48,7 +48,7 @@ pub struct Product {
 /// The stored row.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = products)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(check_for_backend(emporium_db::MultiBackend))]
 pub struct ProductRow {
     /// Id.
     pub id: ProductId,

@@ -60,7 +60,9 @@ pub struct Settings {
 pub struct DatabaseSettings {
     /// `DATABASE_URL` as given.
     pub url: String,
-    /// The SQLite file that URL names (`-wal`/`-shm` live beside it).
+    /// Which database server `DATABASE_URL` names.
+    pub backend: DatabaseBackend,
+    /// The SQLite file that URL names (`-wal`/`-shm` live beside it); empty on PostgreSQL.
     pub path: PathBuf,
     /// `SQLITE_SYNCHRONOUS`: durability of commits.
     pub synchronous: Synchronous,
@@ -68,6 +70,42 @@ pub struct DatabaseSettings {
     pub busy_timeout_ms: u32,
     /// `DB_POOL_SIZE`: connections in the pool.
     pub pool_size: u32,
+}
+
+/// The database behind `DATABASE_URL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseBackend {
+    /// An embedded SQLite file (the default): one server process, or several on one machine.
+    Sqlite,
+    /// A PostgreSQL server (`postgres://` or `postgresql://`): any number of server processes
+    /// on any number of machines.
+    Postgres,
+}
+
+impl DatabaseSettings {
+    /// What the start-up log and error messages call the database: the SQLite file, or the
+    /// PostgreSQL URL with any password masked.
+    pub fn describe(&self) -> String {
+        match self.backend {
+            DatabaseBackend::Sqlite => self.path.display().to_string(),
+            DatabaseBackend::Postgres => mask_password(&self.url),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn mask_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
 }
 
 /// SQLite's `synchronous` pragma.
@@ -112,6 +150,34 @@ pub struct JwtSettings {
     pub reset_ttl_secs: u64,
 }
 
+impl JwtSettings {
+    /// Puts in the secret kept in the database (see [`SecretSource::Database`]), after checking
+    /// it as `JWT_SECRET` would be checked.
+    pub fn set_database_secret(&mut self, secret: String) -> Result<(), SettingsError> {
+        check_jwt_secret(&secret).map_err(|m| {
+            invalid(
+                "JWT_SECRET",
+                format!("the secret stored in the database (table shared_secrets) {m}"),
+            )
+        })?;
+        self.secret = Secret(secret);
+        Ok(())
+    }
+
+    /// Whether a usable secret is in place (false only on PostgreSQL before
+    /// [`JwtSettings::set_database_secret`]).
+    pub fn has_secret(&self) -> bool {
+        !self.secret.0.is_empty()
+    }
+}
+
+/// A new random 256-bit secret, as 64 hex characters.
+pub fn generate_secret() -> io::Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// Argon2id cost for new password hashes. Never below the OWASP minimum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Argon2Settings {
@@ -132,6 +198,11 @@ pub enum SecretSource {
     Generated(PathBuf),
     /// No `JWT_SECRET`: the secret generated on an earlier start was read from this file.
     Stored(PathBuf),
+    /// No `JWT_SECRET` on PostgreSQL: the secret is generated once and kept in the database
+    /// (table `shared_secrets`), so every server process shares it. Until the server has read
+    /// it from there ([`JwtSettings::set_database_secret`]) the secret is empty and no token
+    /// can be signed or checked.
+    Database,
 }
 
 /// A secret string whose `Debug` output does not show it.
@@ -446,7 +517,7 @@ impl Settings {
         }
 
         let database = database_settings(&get)?;
-        let (secret, source) = resolve_jwt_secret(get("JWT_SECRET"), &database.path)?;
+        let (secret, source) = resolve_jwt_secret(get("JWT_SECRET"), &database)?;
         let access_ttl_secs = parse_var(&get, "ACCESS_TOKEN_TTL_SECS", 900, "a number of seconds")?;
         let refresh_ttl_secs = parse_var(
             &get,
@@ -649,11 +720,31 @@ fn database_settings(
     get: &impl Fn(&str) -> Option<String>,
 ) -> Result<DatabaseSettings, SettingsError> {
     let url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://emporium.db".into());
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    let pool_size: u32 = parse_var(get, "DB_POOL_SIZE", 8, "a number of connections")?;
+    if !(1..=64).contains(&pool_size) {
         return Err(invalid(
-            "DATABASE_URL",
-            "PostgreSQL is not supported yet; use a SQLite file such as sqlite://emporium.db",
+            "DB_POOL_SIZE",
+            format!("'{pool_size}' must be from 1 to 64"),
         ));
+    }
+    let busy_timeout_ms = parse_var(get, "DB_BUSY_TIMEOUT_MS", 5_000, "a number of milliseconds")?;
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let rest = url.split_once("://").map_or("", |(_, rest)| rest);
+        if rest.is_empty() || rest == "/" {
+            return Err(invalid(
+                "DATABASE_URL",
+                "a PostgreSQL URL names a host and a database, such as \
+                 postgres://emporium:PASSWORD@db.internal:5432/emporium",
+            ));
+        }
+        return Ok(DatabaseSettings {
+            url,
+            backend: DatabaseBackend::Postgres,
+            path: PathBuf::new(),
+            synchronous: Synchronous::Full,
+            busy_timeout_ms,
+            pool_size,
+        });
     }
     let path = url
         .strip_prefix("sqlite://")
@@ -688,15 +779,8 @@ fn database_settings(
             ));
         }
     };
-    let busy_timeout_ms = parse_var(get, "DB_BUSY_TIMEOUT_MS", 5_000, "a number of milliseconds")?;
-    let pool_size: u32 = parse_var(get, "DB_POOL_SIZE", 8, "a number of connections")?;
-    if !(1..=64).contains(&pool_size) {
-        return Err(invalid(
-            "DB_POOL_SIZE",
-            format!("'{pool_size}' must be from 1 to 64"),
-        ));
-    }
     Ok(DatabaseSettings {
+        backend: DatabaseBackend::Sqlite,
         path: PathBuf::from(path),
         url,
         synchronous,
@@ -828,13 +912,17 @@ pub fn jwt_secret_path(database: &Path) -> PathBuf {
 
 fn resolve_jwt_secret(
     configured: Option<String>,
-    database: &Path,
+    database: &DatabaseSettings,
 ) -> Result<(Secret, SecretSource), SettingsError> {
     if let Some(secret) = configured {
         check_jwt_secret(&secret).map_err(|m| invalid("JWT_SECRET", m))?;
         return Ok((Secret(secret), SecretSource::Environment));
     }
-    let path = jwt_secret_path(database);
+    if database.backend == DatabaseBackend::Postgres {
+        // A file beside a server's URL means nothing; the key lives in the database.
+        return Ok((Secret(String::new()), SecretSource::Database));
+    }
+    let path = jwt_secret_path(&database.path);
     let file_error = |source| SettingsError::SecretFile {
         path: path.clone(),
         source,
@@ -853,9 +941,7 @@ fn resolve_jwt_secret(
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(file_error(e)),
     }
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| file_error(io::Error::other(e.to_string())))?;
-    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let secret = generate_secret().map_err(file_error)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir).map_err(file_error)?;
     }
@@ -932,6 +1018,48 @@ mod tests {
                 .unwrap();
             assert_eq!(s.path, PathBuf::from("/tmp/x/shop.db"), "{url}");
         }
+    }
+
+    #[test]
+    fn postgres_urls_select_postgres_and_keep_the_key_in_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        for url in [
+            "postgres://shop:s3cret@db.internal:5432/emporium",
+            "postgresql://shop:s3cret@db.internal/emporium?sslmode=require",
+        ] {
+            let s = with(dir.path(), &[("DATABASE_URL", url), ("DB_POOL_SIZE", "16")]).unwrap();
+            assert_eq!(s.database.backend, DatabaseBackend::Postgres, "{url}");
+            assert_eq!(s.database.pool_size, 16);
+            assert_eq!(s.database.url, url);
+            assert!(!s.database.describe().contains("s3cret"), "{url}");
+            assert!(s.database.describe().contains("shop:***@db.internal"));
+            assert_eq!(s.jwt.source, SecretSource::Database);
+            assert!(!s.jwt.has_secret(), "read from the database at start-up");
+        }
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "no key file beside a PostgreSQL URL"
+        );
+        let mut s = with(
+            dir.path(),
+            &[
+                ("DATABASE_URL", "postgres://db/emporium"),
+                (
+                    "JWT_SECRET",
+                    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822c",
+                ),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.jwt.source, SecretSource::Environment, "JWT_SECRET wins");
+        assert!(s.jwt.set_database_secret("short".into()).is_err());
+        s.jwt
+            .set_database_secret(
+                "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae".into(),
+            )
+            .unwrap();
+        assert!(s.jwt.has_secret());
     }
 
     #[test]
@@ -1015,7 +1143,7 @@ mod tests {
             "DATABASE_URL"
         );
         assert_eq!(
-            error_variable(with(d, &[("DATABASE_URL", "postgres://x")])),
+            error_variable(with(d, &[("DATABASE_URL", "postgres://")])),
             "DATABASE_URL"
         );
         assert_eq!(

@@ -122,6 +122,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    shared_secrets (name) {
+        name -> Text,
+        value -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Integer,
         name -> Text,
@@ -157,5 +165,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     products,
     sessions,
+    shared_secrets,
     users,
 );

@@ -86,7 +86,7 @@ impl Status {
 /// A queued message as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = outbox)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(check_for_backend(emporium_db::MultiBackend))]
 pub struct OutboxEntry {
     /// Its id.
     pub id: OutboxId,

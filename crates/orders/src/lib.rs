@@ -55,6 +55,12 @@ pub enum OrderError {
     Internal(String),
 }
 
+impl emporium_db::TransactionError for OrderError {
+    fn is_transient(&self) -> bool {
+        matches!(self, OrderError::Database(e) if emporium_db::TransactionError::is_transient(e))
+    }
+}
+
 impl From<emporium_cart::CartError> for OrderError {
     fn from(error: emporium_cart::CartError) -> Self {
         use emporium_cart::CartError as E;

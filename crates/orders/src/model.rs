@@ -112,7 +112,7 @@ pub struct OrderSummary {
 /// The stored order row.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = orders)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(check_for_backend(emporium_db::MultiBackend))]
 pub struct OrderRow {
     /// Id.
     pub id: OrderId,

@@ -17,5 +17,5 @@ pub mod state;
 pub mod telemetry;
 
 pub use error::ApiError;
-pub use startup::Application;
+pub use startup::{Application, open_database};
 pub use state::AppState;

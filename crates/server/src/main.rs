@@ -74,13 +74,15 @@ fn main() -> ExitCode {
         SecretSource::Stored(path) => {
             tracing::info!(path = %path.display(), "JWT_SECRET is not set: using the stored secret")
         }
+        // Read from the database once it is open (emporium_server::open_database).
+        SecretSource::Database => {}
     }
 
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => actix_web::rt::System::new().block_on(serve(settings)),
         Command::Migrate => migrate(&settings),
-        Command::Admin(command) => admin(&settings, command),
-        Command::Demo => demo(&settings),
+        Command::Admin(command) => admin(settings, command),
+        Command::Demo => demo(settings),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -93,7 +95,7 @@ fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let database = settings.database.path.display().to_string();
+    let database = settings.database.describe();
     let host = settings.host.clone();
     let app = Application::build(settings).await?;
     tracing::info!(%database, "listening on http://{host}:{}", app.port());
@@ -105,7 +107,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 fn migrate(settings: &Settings) -> anyhow::Result<()> {
     let (_, applied) = emporium_db::connect(&settings.database)?;
     if applied.is_empty() {
-        tracing::info!("the database is up to date");
+        tracing::info!(database = %settings.database.describe(), "the database is up to date");
     }
     for migration in applied {
         tracing::info!(%migration, "applied migration");
@@ -113,12 +115,13 @@ fn migrate(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
+fn admin(mut settings: Settings, command: AdminCommand) -> anyhow::Result<()> {
     use anyhow::Context;
     use emporium_auth::accounts::{self, NewAccount};
     use emporium_auth::{AuthConfig, Password, Role};
 
-    let (pool, _) = emporium_db::connect(&settings.database)?;
+    let pool = emporium_server::open_database(&mut settings)?;
+    let settings = &settings;
     let mut conn = pool.get()?;
     let now = emporium_core::time::now();
     match command {
@@ -184,12 +187,13 @@ const DEMO_ADMIN: (&str, &str) = ("admin@demo.example", "demo-admin-password");
 const DEMO_SHOPPER: (&str, &str) = ("shopper@demo.example", "demo-shopper-password");
 const DEMO_PRODUCTS: usize = 300;
 
-fn demo(settings: &Settings) -> anyhow::Result<()> {
+fn demo(mut settings: Settings) -> anyhow::Result<()> {
     use emporium_auth::accounts::{self, NewAccount};
     use emporium_auth::{AuthConfig, Password, Role};
     use emporium_core::Email;
 
-    let (pool, _) = emporium_db::connect(&settings.database)?;
+    let pool = emporium_server::open_database(&mut settings)?;
+    let settings = &settings;
     let mut conn = pool.get()?;
     let auth = AuthConfig::from_settings(settings)?;
     let now = emporium_core::time::now();

@@ -44,15 +44,10 @@ impl Application {
     /// routes and behind the same middleware (errors, request ids, limits). For programs that
     /// embed the server with routes of their own, and for tests.
     pub async fn build_with_routes(
-        settings: Settings,
+        mut settings: Settings,
         extra_routes: fn(&mut web::ServiceConfig),
     ) -> anyhow::Result<Application> {
-        let (pool, applied) = emporium_db::connect(&settings.database).with_context(|| {
-            format!("opening the database {}", settings.database.path.display())
-        })?;
-        for migration in &applied {
-            tracing::info!(%migration, "applied migration");
-        }
+        let pool = open_database(&mut settings)?;
         let address = (settings.host.as_str(), settings.port);
         let listener = TcpListener::bind(address).with_context(|| {
             format!(
@@ -131,6 +126,40 @@ impl Application {
         self.mail_worker.stop().await;
         served
     }
+}
+
+/// Opens the database `settings` names (applying pending migrations, logging each) and, on
+/// PostgreSQL without `JWT_SECRET`, puts the signing key kept in the database into
+/// `settings` (generating it if this is the first server to start). Every entry point (the
+/// server and each CLI command) opens the database through here.
+pub fn open_database(settings: &mut Settings) -> anyhow::Result<Pool> {
+    let (pool, applied) = emporium_db::connect(&settings.database)
+        .with_context(|| format!("opening the database {}", settings.database.describe()))?;
+    for migration in &applied {
+        tracing::info!(%migration, "applied migration");
+    }
+    if settings.jwt.source == emporium_core::settings::SecretSource::Database {
+        let mut conn = pool
+            .get()
+            .context("reading the signing key from the database")?;
+        let (secret, generated) = emporium_db::secrets::get_or_create(
+            &mut conn,
+            emporium_db::secrets::JWT,
+            emporium_core::time::now().naive_utc(),
+            emporium_core::settings::generate_secret,
+        )
+        .context("reading the signing key from the database")?;
+        settings.jwt.set_database_secret(secret)?;
+        if generated {
+            tracing::info!(
+                "JWT_SECRET is not set: generated a new 256-bit signing key and stored it in \
+                 the database (table shared_secrets), where every server reads it"
+            );
+        } else {
+            tracing::info!("JWT_SECRET is not set: using the signing key stored in the database");
+        }
+    }
+    Ok(pool)
 }
 
 /// The application: state, extractor limits, routes, and the middleware stack (outermost

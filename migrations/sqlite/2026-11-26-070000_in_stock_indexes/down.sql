@@ -1,0 +1,6 @@
+DROP INDEX products_instock_created;
+DROP INDEX products_instock_price;
+DROP INDEX products_instock_name;
+DROP INDEX products_instock_category_created;
+DROP INDEX products_instock_category_price;
+DROP INDEX products_instock_category_name;
