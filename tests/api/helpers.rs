@@ -43,9 +43,23 @@ pub struct TestApp {
     handle: ServerHandle,
     client: awc::Client,
     mail: tokio::sync::Mutex<tokio::sync::broadcast::Receiver<mailcrab::MailMessage>>,
-    mail_server: mailcrab::TestMailServerHandle,
-    // Keeps the database folder until the app is dropped.
-    _db: TestDb,
+    mail_server: Arc<MailServer>,
+    // The environment the app was built from (a peer is built from the same).
+    env: HashMap<String, String>,
+    // Keeps the database until every app on it is dropped.
+    db: Arc<TestDb>,
+}
+
+/// The SMTP server of a test app (and of its peers), stopped when the last of them goes.
+struct MailServer {
+    handle: mailcrab::TestMailServerHandle,
+    rx: tokio::sync::broadcast::Receiver<mailcrab::MailMessage>,
+}
+
+impl Drop for MailServer {
+    fn drop(&mut self) {
+        self.handle.token.cancel();
+    }
 }
 
 /// A response, fully read.
@@ -82,10 +96,11 @@ impl TestApp {
 
     /// The app with extra environment variables and extra routes.
     pub async fn spawn_with(vars: &[(&str, &str)], routes: fn(&mut ServiceConfig)) -> TestApp {
-        let db = TestDb::new();
+        let db = Arc::new(TestDb::new());
         let smtp_port = free_port();
-        let mail_server = mailcrab::development_mail_server([127, 0, 0, 1], smtp_port).await;
-        let mail = mail_server.rx.resubscribe();
+        let handle = mailcrab::development_mail_server([127, 0, 0, 1], smtp_port).await;
+        let rx = handle.rx.resubscribe();
+        let mail_server = Arc::new(MailServer { handle, rx });
         let smtp_port = smtp_port.to_string();
         let mut env: HashMap<String, String> = HashMap::from([
             ("HOST".into(), "127.0.0.1".into()),
@@ -105,8 +120,36 @@ impl TestApp {
         for (name, value) in vars {
             env.insert(name.to_string(), value.to_string());
         }
+        TestApp::start(env, routes, db, mail_server).await
+    }
+
+    /// A second server on this app's database and SMTP server, built from the same
+    /// environment: what a load balancer puts beside the first. Each has its own pool, caches,
+    /// mail worker and port.
+    pub async fn spawn_peer(&self) -> TestApp {
+        TestApp::start(
+            self.env.clone(),
+            |_| {},
+            Arc::clone(&self.db),
+            Arc::clone(&self.mail_server),
+        )
+        .await
+    }
+
+    async fn start(
+        env: HashMap<String, String>,
+        routes: fn(&mut ServiceConfig),
+        db: Arc<TestDb>,
+        mail_server: Arc<MailServer>,
+    ) -> TestApp {
         let settings = Settings::from_lookup(|name| env.get(name).cloned()).expect("test settings");
-        let auth = Arc::new(AuthConfig::from_settings(&settings).expect("auth config"));
+        // With no JWT_SECRET on PostgreSQL, the key is read from the database, as the server
+        // itself does.
+        let mut auth_settings = settings.clone();
+        if !auth_settings.jwt.has_secret() {
+            emporium_server::open_database(&mut auth_settings).expect("signing key");
+        }
+        let auth = Arc::new(AuthConfig::from_settings(&auth_settings).expect("auth config"));
         let app = Application::build_with_routes(settings, routes)
             .await
             .expect("app builds");
@@ -117,6 +160,7 @@ impl TestApp {
         let client = awc::Client::builder()
             .timeout(Duration::from_secs(60))
             .finish();
+        let mail = mail_server.rx.resubscribe();
         TestApp {
             address,
             pool,
@@ -125,8 +169,14 @@ impl TestApp {
             client,
             mail: tokio::sync::Mutex::new(mail),
             mail_server,
-            _db: db,
+            env,
+            db,
         }
+    }
+
+    /// The test database every server of this app uses.
+    pub fn db(&self) -> &TestDb {
+        &self.db
     }
 
     /// A request to `path` on this app.
@@ -306,7 +356,6 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // The stop command is sent at once; the returned future only waits for completion.
         drop(self.handle.stop(false));
-        self.mail_server.token.cancel();
     }
 }
 

@@ -1,4 +1,5 @@
-//! Emporium's HTTP tests: the real app on a fresh SQLite file and a free port per test.
+//! Emporium's HTTP tests: the real app on a fresh database (a SQLite file, or a PostgreSQL
+//! database when `EMPORIUM_TEST_POSTGRES_URL` is set) and a free port per test.
 //!
 //! One test binary with a module per area (many binaries link slowly).
 
@@ -16,4 +17,5 @@ mod helpers;
 mod openapi;
 mod orders;
 mod products;
+mod servers;
 mod users;

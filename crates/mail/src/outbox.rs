@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
 use diesel::prelude::*;
 use emporium_core::Email;
 use emporium_db::schema::outbox;
@@ -165,9 +165,22 @@ pub fn enqueue(
         .get_result(conn)
 }
 
+/// `at` to the whole microsecond: what both backends store, so a lease read back compares
+/// equal to the one written.
+fn to_micros(at: DateTime<Utc>) -> NaiveDateTime {
+    let at = at.naive_utc();
+    at.with_nanosecond(at.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(at)
+}
+
 /// Takes up to `limit` pending messages that are due at `now`, oldest first, and leases them
 /// for `lease`: their next attempt moves to `now + lease`, so if the process dies while
 /// sending, they are tried again after the lease (delivery is at least once).
+///
+/// Each returned entry's `next_attempt_at` is the lease it holds; pass it to [`renew_lease`]
+/// right before sending. Several processes may claim at once (several servers on one
+/// PostgreSQL database): the claim is one serializable transaction, so each message goes to
+/// one of them.
 pub fn claim_due(
     conn: &mut Conn,
     now: DateTime<Utc>,
@@ -175,9 +188,9 @@ pub fn claim_due(
     limit: i64,
 ) -> Result<Vec<OutboxEntry>, diesel::result::Error> {
     let now_naive = now.naive_utc();
-    let until = (now + lease).naive_utc();
+    let until = to_micros(now + lease);
     write_transaction(conn, |conn| {
-        let due: Vec<OutboxEntry> = outbox::table
+        let mut due: Vec<OutboxEntry> = outbox::table
             .filter(outbox::status.eq(Status::Pending.as_str()))
             .filter(outbox::next_attempt_at.le(now_naive))
             .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
@@ -189,9 +202,36 @@ pub fn claim_due(
             diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
                 .set(outbox::next_attempt_at.eq(until))
                 .execute(conn)?;
+            for entry in &mut due {
+                entry.next_attempt_at = until;
+            }
         }
         Ok(due)
     })
+}
+
+/// Confirms, right before a send, that the lease taken by [`claim_due`] (`held`, the entry's
+/// `next_attempt_at`) is still this worker's, and extends it to `now + lease`. `None` when it
+/// is not: the lease ran out while earlier messages of the batch were sent and another worker
+/// claimed the message, or it was sent meanwhile. Skipping then is what keeps a slow batch
+/// from sending a message twice.
+pub fn renew_lease(
+    conn: &mut Conn,
+    id: OutboxId,
+    held: NaiveDateTime,
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> Result<Option<NaiveDateTime>, diesel::result::Error> {
+    let until = to_micros(now + lease);
+    let renewed = diesel::update(
+        outbox::table
+            .find(id)
+            .filter(outbox::status.eq(Status::Pending.as_str()))
+            .filter(outbox::next_attempt_at.eq(held)),
+    )
+    .set(outbox::next_attempt_at.eq(until))
+    .execute(conn)?;
+    Ok((renewed == 1).then_some(until))
 }
 
 /// Records a successful delivery and blanks the bodies (they can hold single-use links).

@@ -313,6 +313,49 @@ fn claimed_messages_are_leased() {
     );
 }
 
+#[test]
+fn a_worker_whose_lease_ran_out_does_not_send_what_another_took_over() {
+    let db = TestDb::new();
+    let mut conn = db.conn();
+    let now = Utc::now();
+    let lease = Duration::from_secs(60);
+    outbox::enqueue(&mut conn, &verification_mail("a@example.com"), now).unwrap();
+    // Worker A claims, then stalls past its lease (a slow batch, a paused process).
+    let a = outbox::claim_due(&mut conn, now, lease, 10)
+        .unwrap()
+        .remove(0);
+    // Worker B (another server) claims the message once A's lease has run out.
+    let later = now + Duration::from_secs(61);
+    let b = outbox::claim_due(&mut conn, later, lease, 10)
+        .unwrap()
+        .remove(0);
+    assert_eq!(a.id, b.id);
+    assert_eq!(
+        outbox::renew_lease(&mut conn, a.id, a.next_attempt_at, later, lease).unwrap(),
+        None,
+        "A finds its lease gone and skips the message"
+    );
+    assert!(
+        outbox::renew_lease(&mut conn, b.id, b.next_attempt_at, later, lease)
+            .unwrap()
+            .is_some(),
+        "B holds the lease and sends"
+    );
+    outbox::mark_sent(&mut conn, b.id, later).unwrap();
+    assert_eq!(
+        outbox::renew_lease(
+            &mut conn,
+            b.id,
+            b.next_attempt_at,
+            later + Duration::from_secs(300),
+            lease
+        )
+        .unwrap(),
+        None,
+        "a sent message is never renewed"
+    );
+}
+
 fn submission_settings(port: u16, password: &str, tls: MailTls) -> MailSettings {
     MailSettings {
         backend: EmailBackend::Smtp,

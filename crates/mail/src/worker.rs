@@ -144,6 +144,18 @@ async fn attempt(
 ) -> Result<(), String> {
     let id = entry.id;
     let number = entry.attempts + 1;
+    let held = entry.next_attempt_at;
+    let renewed = blocking(pool, move |conn| {
+        outbox::renew_lease(conn, id, held, Utc::now(), LEASE)
+    })
+    .await?;
+    if renewed.is_none() {
+        tracing::debug!(
+            outbox_id = id,
+            "lease taken over by another worker; not sending"
+        );
+        return Ok(());
+    }
     match mailer.send(&entry).await {
         Ok(()) => {
             tracing::info!(outbox_id = id, kind = %entry.kind, attempt = number, "email sent");
