@@ -720,7 +720,11 @@ fn database_settings(
     get: &impl Fn(&str) -> Option<String>,
 ) -> Result<DatabaseSettings, SettingsError> {
     let url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://emporium.db".into());
-    let pool_size: u32 = parse_var(get, "DB_POOL_SIZE", 8, "a number of connections")?;
+    let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    // SQLite: readers plus the one writer, on one machine. PostgreSQL: per server process;
+    // ten leaves room for several servers under PostgreSQL's default of 100 connections.
+    let default_pool = if postgres { 10 } else { 8 };
+    let pool_size: u32 = parse_var(get, "DB_POOL_SIZE", default_pool, "a number of connections")?;
     if !(1..=64).contains(&pool_size) {
         return Err(invalid(
             "DB_POOL_SIZE",
@@ -728,7 +732,7 @@ fn database_settings(
         ));
     }
     let busy_timeout_ms = parse_var(get, "DB_BUSY_TIMEOUT_MS", 5_000, "a number of milliseconds")?;
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    if postgres {
         let rest = url.split_once("://").map_or("", |(_, rest)| rest);
         if rest.is_empty() || rest == "/" {
             return Err(invalid(

@@ -119,6 +119,42 @@ impl TestDb {
         }
     }
 
+    /// A new PostgreSQL database with nothing in it (not even the migrations), on the
+    /// [`POSTGRES_URL_VAR`] server, for testing what a first start or `emporium migrate` does.
+    /// Its URL is in [`TestDb::settings`]; [`TestDb::pool`] must not be used.
+    ///
+    /// # Panics
+    /// When [`POSTGRES_URL_VAR`] is unset or the database cannot be created.
+    #[expect(
+        clippy::expect_used,
+        reason = "a test helper that cannot set up must fail the test"
+    )]
+    pub fn empty_postgres() -> TestDb {
+        let admin_url = std::env::var(POSTGRES_URL_VAR).expect("EMPORIUM_TEST_POSTGRES_URL");
+        let admin_url = admin_url.trim();
+        let name = format!("emporium_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::establish(admin_url).expect("PostgreSQL test server");
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .expect("CREATE DATABASE for a test");
+        TestDb {
+            pool: None,
+            settings: DatabaseSettings {
+                url: with_database(admin_url, &name),
+                backend: DatabaseBackend::Postgres,
+                path: PathBuf::new(),
+                synchronous: Synchronous::Full,
+                busy_timeout_ms: 10_000,
+                pool_size: 8,
+            },
+            _dir: None,
+            postgres: Some(PostgresDatabase {
+                admin_url: admin_url.to_string(),
+                name,
+            }),
+        }
+    }
+
     /// The pool.
     ///
     /// # Panics

@@ -1,4 +1,8 @@
 //! The `emporium` binary as a newcomer runs it: no `.env`, no environment, a fresh folder.
+//! In the PostgreSQL half of the suite (`EMPORIUM_TEST_POSTGRES_URL`), the commands that work
+//! on either backend (`migrate`, `admin`, `demo`, `serve`) run against a fresh PostgreSQL
+//! database instead of the default SQLite file, with no JWT_SECRET (the key is generated and
+//! kept in the database).
 
 #![expect(
     clippy::unwrap_used,
@@ -14,6 +18,48 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_emporium");
+
+/// Where a test's shop keeps its data: a fresh folder, and in the PostgreSQL half of the
+/// suite a fresh PostgreSQL database as well.
+struct Shop {
+    dir: tempfile::TempDir,
+    postgres: Option<emporium_db::TestDb>,
+}
+
+impl Shop {
+    /// The default database (a SQLite file in the folder), or a migrated PostgreSQL
+    /// database in the PostgreSQL half.
+    fn new() -> Shop {
+        Shop {
+            dir: tempfile::tempdir().unwrap(),
+            postgres: emporium_db::TestDb::is_postgres_run().then(emporium_db::TestDb::new),
+        }
+    }
+
+    /// A SQLite file whatever the run (for what only SQLite has: files, paths).
+    fn sqlite() -> Shop {
+        Shop {
+            dir: tempfile::tempdir().unwrap(),
+            postgres: None,
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The binary in the folder with an empty environment but for `vars` (and the
+    /// PostgreSQL `DATABASE_URL`, when there is one).
+    fn emporium(&self, vars: &[(&str, &str)]) -> Command {
+        let mut command = emporium(self.path(), vars);
+        if let Some(db) = &self.postgres
+            && !vars.iter().any(|(name, _)| *name == "DATABASE_URL")
+        {
+            command.env("DATABASE_URL", &db.settings().url);
+        }
+        command
+    }
+}
 
 /// The binary in `dir` with an empty environment but for `vars`.
 fn emporium(dir: &Path, vars: &[(&str, &str)]) -> Command {
@@ -36,9 +82,10 @@ struct Running {
 }
 
 impl Running {
-    fn start(dir: &Path) -> Running {
+    fn start(shop: &Shop) -> Running {
         // PORT=0 so parallel test runs do not collide; everything else is the default.
-        let mut child = emporium(dir, &[("PORT", "0")])
+        let mut child = shop
+            .emporium(&[("PORT", "0")])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -59,14 +106,10 @@ impl Running {
             log,
             seen: Vec::new(),
         };
-        let line = running.wait_for("listening on http://127.0.0.1:");
-        let port = line
-            .rsplit(':')
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap();
+        let marker = "listening on http://127.0.0.1:";
+        let line = running.wait_for(marker);
+        let after = &line[line.find(marker).unwrap() + marker.len()..];
+        let port: String = after.chars().take_while(char::is_ascii_digit).collect();
         running.port = port.parse().expect("port in the log line");
         running
     }
@@ -134,8 +177,9 @@ impl Running {
 
 #[test]
 fn starts_with_no_configuration_serves_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut server = Running::start(dir.path());
+    let shop = Shop::sqlite();
+    let dir = &shop.dir;
+    let mut server = Running::start(&shop);
     server.wait_for("generated a new 256-bit secret");
 
     let (status, _) = server.get("/health");
@@ -171,7 +215,7 @@ fn starts_with_no_configuration_serves_and_stops_on_sigterm() {
     assert!(status.success(), "graceful stop exits 0, got {status}");
 
     // The second start reuses the stored secret rather than making a new one.
-    let mut again = Running::start(dir.path());
+    let mut again = Running::start(&shop);
     again.wait_for("using the stored secret");
     assert_eq!(std::fs::read_to_string(&secret).unwrap(), kept);
     assert_eq!(again.get("/ready").0, 200);
@@ -226,9 +270,54 @@ fn migrate_creates_and_migrates_the_database() {
 }
 
 #[test]
-fn admin_create_reads_the_password_from_stdin_and_the_admin_can_sign_in() {
+fn on_postgres_migrate_and_the_first_start_keep_the_signing_key_in_the_database() {
+    if !emporium_db::TestDb::is_postgres_run() {
+        return; // the PostgreSQL half of the suite runs it
+    }
+    let db = emporium_db::TestDb::empty_postgres();
+    let url = db.settings().url.clone();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = emporium(dir.path(), &[])
+    let migrate = |expect: &str| {
+        let output = emporium(dir.path(), &[("DATABASE_URL", &url)])
+            .arg("migrate")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(output.status.success(), "{stderr}");
+        assert!(stderr.contains(expect), "{expect}: {stderr}");
+    };
+    migrate("applied migration");
+    migrate("the database is up to date");
+
+    let shop = Shop {
+        dir,
+        postgres: Some(db),
+    };
+    let mut server = Running::start(&shop);
+    server.wait_for("generated a new 256-bit signing key and stored it in the database");
+    assert_eq!(server.get("/ready").0, 200);
+    let (status, body) = server.post_json(
+        "/auth/signup",
+        r#"{"name":"Pat","email":"pat@shop.test","password":"a long password"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    // A second server on the same database uses the same key.
+    let mut second = Running::start(&shop);
+    second.wait_for("using the signing key stored in the database");
+    assert!(server.terminate().success());
+    assert!(second.terminate().success());
+    assert_eq!(
+        std::fs::read_dir(shop.path()).unwrap().count(),
+        0,
+        "no key file, no database file beside a PostgreSQL URL"
+    );
+}
+
+#[test]
+fn admin_create_reads_the_password_from_stdin_and_the_admin_can_sign_in() {
+    let shop = Shop::new();
+    let mut child = shop
+        .emporium(&[])
         .args([
             "admin",
             "create",
@@ -257,7 +346,8 @@ fn admin_create_reads_the_password_from_stdin_and_the_admin_can_sign_in() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("created admin root@shop.test"));
 
     // The same email again is refused with a hint.
-    let again = emporium(dir.path(), &[("ADMIN_PASSWORD", "another password")])
+    let again = shop
+        .emporium(&[("ADMIN_PASSWORD", "another password")])
         .args([
             "admin",
             "create",
@@ -271,14 +361,15 @@ fn admin_create_reads_the_password_from_stdin_and_the_admin_can_sign_in() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("admin promote"));
 
-    let promote_nobody = emporium(dir.path(), &[])
+    let promote_nobody = shop
+        .emporium(&[])
         .args(["admin", "promote", "nobody@shop.test"])
         .output()
         .unwrap();
     assert!(!promote_nobody.status.success());
     assert!(String::from_utf8_lossy(&promote_nobody.stderr).contains("no account"));
 
-    let server = Running::start(dir.path());
+    let server = Running::start(&shop);
     // The password is kept exactly, surrounding spaces included.
     let (status, _) = server.post_json(
         "/auth/signin",
@@ -296,14 +387,16 @@ fn admin_create_reads_the_password_from_stdin_and_the_admin_can_sign_in() {
 
 #[test]
 fn admin_password_comes_from_the_environment_and_short_ones_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let short = emporium(dir.path(), &[("ADMIN_PASSWORD", "short")])
+    let shop = Shop::new();
+    let short = shop
+        .emporium(&[("ADMIN_PASSWORD", "short")])
         .args(["admin", "create", "--email", "a@shop.test", "--name", "A"])
         .output()
         .unwrap();
     assert!(!short.status.success());
     assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8 characters"));
-    let ok = emporium(dir.path(), &[("ADMIN_PASSWORD", "long enough password")])
+    let ok = shop
+        .emporium(&[("ADMIN_PASSWORD", "long enough password")])
         .args(["admin", "create", "--email", "a@shop.test", "--name", "A"])
         .output()
         .unwrap();
@@ -312,7 +405,8 @@ fn admin_password_comes_from_the_environment_and_short_ones_are_refused() {
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
-    let promote = emporium(dir.path(), &[])
+    let promote = shop
+        .emporium(&[])
         .args(["admin", "promote", "A@shop.test"])
         .output()
         .unwrap();
@@ -322,8 +416,8 @@ fn admin_password_comes_from_the_environment_and_short_ones_are_refused() {
 
 #[test]
 fn demo_loads_a_catalog_once_and_prints_credentials_that_work() {
-    let dir = tempfile::tempdir().unwrap();
-    let first = emporium(dir.path(), &[]).arg("demo").output().unwrap();
+    let shop = Shop::new();
+    let first = shop.emporium(&[]).arg("demo").output().unwrap();
     let stdout = String::from_utf8_lossy(&first.stdout);
     assert!(
         first.status.success(),
@@ -338,10 +432,10 @@ fn demo_loads_a_catalog_once_and_prints_credentials_that_work() {
         stdout.contains("admin@demo.example / demo-admin-password"),
         "{stdout}"
     );
-    let again = emporium(dir.path(), &[]).arg("demo").output().unwrap();
+    let again = shop.emporium(&[]).arg("demo").output().unwrap();
     assert!(String::from_utf8_lossy(&again.stdout).contains("already has 300 products"));
 
-    let server = Running::start(dir.path());
+    let server = Running::start(&shop);
     let (status, body) = server.get("/products/categories");
     assert_eq!(status, 200);
     assert_eq!(body.matches("\"product_count\":15").count(), 20, "{body}");
