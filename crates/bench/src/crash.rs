@@ -1,6 +1,10 @@
 //! Crash safety: SIGKILL mid-checkout, restart, and check that nothing acknowledged is lost.
+//!
+//! On SQLite one server is killed and restarted on the file. On PostgreSQL two servers share
+//! the database and one of them is killed: the other must keep taking orders, and every order
+//! either of them acknowledged must be in the database.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::Path;
 use std::rc::Rc;
@@ -22,14 +26,15 @@ struct Integrity {
     integrity_check: String,
 }
 
-/// An order the server answered 201 for: its id and lines.
-type Acked = (i32, Vec<(i32, i32)>);
+/// An order a server answered 201 for: its id and lines, and whether the answer came after
+/// the kill.
+type Acked = (i32, Vec<(i32, i32)>, bool);
 
 /// `emporium-bench crash`.
-pub async fn run(rounds: usize, binary: &Path) -> anyhow::Result<()> {
+pub async fn run(rounds: usize, binary: &Path, postgres: Option<&str>) -> anyhow::Result<()> {
     let mut failures = 0;
     for round in 1..=rounds {
-        match one_round(round, binary).await {
+        match one_round(round, binary, postgres).await {
             Ok(summary) => println!("round {round}: ok ({summary})"),
             Err(error) => {
                 failures += 1;
@@ -42,10 +47,20 @@ pub async fn run(rounds: usize, binary: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn one_round(round: usize, binary: &Path) -> anyhow::Result<String> {
-    let seeded = seed::seed(40, 16, 40, 100_000)?;
+async fn one_round(round: usize, binary: &Path, postgres: Option<&str>) -> anyhow::Result<String> {
+    let seeded = seed::seed(40, 16, 40, 100_000, postgres)?;
     let log = seeded.dir.path().join(format!("server-{round}.log"));
     let server = Server::start(binary, &seeded.url, &log).await?;
+    // On PostgreSQL, a second server on the same database survives the kill.
+    let survivor = match postgres {
+        Some(_) => {
+            let log = seeded.dir.path().join(format!("survivor-{round}.log"));
+            Some(Server::start(binary, &seeded.url, &log).await?)
+        }
+        None => None,
+    };
+    let mut bases = vec![server.base.clone()];
+    bases.extend(survivor.iter().map(|s| s.base.clone()));
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(10))
         .finish();
@@ -65,10 +80,16 @@ async fn one_round(round: usize, binary: &Path) -> anyhow::Result<String> {
 
     let acked: Rc<RefCell<Vec<Acked>>> = Rc::new(RefCell::new(Vec::new()));
     let killed = Rc::new(RefCell::new(false));
-    let base = server.base.clone();
+    // When the buyers stop: at the kill on SQLite; two seconds later with a survivor.
+    let stop_at: Rc<Cell<Option<Instant>>> = Rc::new(Cell::new(None));
     let buyers = tokens.iter().enumerate().map(|(user, token)| {
-        let (client, base, acked, killed) =
-            (client.clone(), base.clone(), acked.clone(), killed.clone());
+        let (client, acked, killed, stop_at) = (
+            client.clone(),
+            acked.clone(),
+            killed.clone(),
+            stop_at.clone(),
+        );
+        let base = bases[user % bases.len()].clone();
         let hot = seeded.hot.clone();
         async move {
             let deadline = Instant::now() + Duration::from_secs(20);
@@ -111,11 +132,13 @@ async fn one_round(round: usize, binary: &Path) -> anyhow::Result<String> {
                                 .collect()
                         })
                         .unwrap_or_default();
-                    acked
-                        .borrow_mut()
-                        .push((order["id"].as_i64().unwrap_or(0) as i32, lines));
+                    acked.borrow_mut().push((
+                        order["id"].as_i64().unwrap_or(0) as i32,
+                        lines,
+                        *killed.borrow(),
+                    ));
                 }
-                if *killed.borrow() {
+                if stop_at.get().is_some_and(|at| Instant::now() >= at) {
                     break;
                 }
                 i += 1;
@@ -124,11 +147,17 @@ async fn one_round(round: usize, binary: &Path) -> anyhow::Result<String> {
     });
     // Kill somewhere between 0.3 s and 1.5 s into the load, differently each round.
     let delay = Duration::from_millis(300 + (round as u64 * 389) % 1200);
+    let serve_on = if survivor.is_some() {
+        Duration::from_secs(2)
+    } else {
+        Duration::ZERO
+    };
     let killer = {
-        let killed = killed.clone();
+        let (killed, stop_at) = (killed.clone(), stop_at.clone());
         async move {
             actix_web::rt::time::sleep(delay).await;
             *killed.borrow_mut() = true;
+            stop_at.set(Some(Instant::now() + serve_on));
             server.kill_hard()
         }
     };
@@ -140,20 +169,33 @@ async fn one_round(round: usize, binary: &Path) -> anyhow::Result<String> {
         "no order was acknowledged before the kill"
     );
 
-    // The database as the crash left it (opening it replays the WAL).
+    let after_kill = acked.iter().filter(|(_, _, after)| *after).count();
+    if let Some(survivor) = &survivor {
+        anyhow::ensure!(
+            after_kill > 0,
+            "the surviving server acknowledged no order after the kill"
+        );
+        let (status, _) = send(client.get(format!("{}/ready", survivor.base)), None).await;
+        anyhow::ensure!(status == 200, "the survivor is not ready after the kill");
+    }
+
+    // The database as the crash left it (opening a SQLite file replays the WAL).
     let settings = seed::settings(&seeded.url)?;
     let (pool, _) = emporium_db::connect(&settings.database)?;
     let mut conn = pool.get()?;
-    let integrity: Vec<Integrity> = diesel::sql_query("PRAGMA integrity_check").load(&mut conn)?;
-    anyhow::ensure!(
-        integrity.len() == 1 && integrity[0].integrity_check == "ok",
-        "integrity_check: {:?}",
-        integrity
-            .iter()
-            .map(|r| &r.integrity_check)
-            .collect::<Vec<_>>()
-    );
-    for (id, lines) in &acked {
+    if let emporium_db::Conn::Sqlite(_) = &*conn {
+        let integrity: Vec<Integrity> =
+            diesel::sql_query("PRAGMA integrity_check").load(&mut conn)?;
+        anyhow::ensure!(
+            integrity.len() == 1 && integrity[0].integrity_check == "ok",
+            "integrity_check: {:?}",
+            integrity
+                .iter()
+                .map(|r| &r.integrity_check)
+                .collect::<Vec<_>>()
+        );
+    }
+    for (id, lines, _) in &acked {
         let exists: i64 = orders::table
             .filter(orders::id.eq(id))
             .count()
@@ -210,8 +252,16 @@ async fn one_round(round: usize, binary: &Path) -> anyhow::Result<String> {
     let (status, _) = send(client.get(format!("{}/ready", again.base)), None).await;
     anyhow::ensure!(status == 200, "not ready after the restart");
     again.stop()?;
+    if let Some(survivor) = survivor {
+        survivor.stop()?;
+    }
+    let survived = if bases.len() > 1 {
+        format!(", {after_kill} of them by the survivor after the kill")
+    } else {
+        String::new()
+    };
     Ok(format!(
-        "killed after {} ms; {} acknowledged orders all present, {} stored, stock balanced",
+        "killed after {} ms; {} acknowledged orders all present{survived}, {} stored, stock balanced",
         delay.as_millis(),
         acked.len(),
         stored_orders

@@ -20,6 +20,10 @@ pub struct Options {
     pub server: PathBuf,
     pub out: PathBuf,
     pub only: Option<String>,
+    /// A PostgreSQL server's admin URL: seed and serve a new database there.
+    pub postgres: Option<String>,
+    /// Server processes on the one database; connections are spread over them.
+    pub servers: usize,
 }
 
 /// One scenario's results.
@@ -109,7 +113,8 @@ where
 /// Everything a step needs.
 pub struct Context {
     pub client: awc::Client,
-    pub base: String,
+    /// Every server's `http://127.0.0.1:PORT`; virtual user `u` talks to `bases[u % n]`.
+    pub bases: Vec<String>,
     pub tokens: Vec<String>,
     pub seeded: Seeded,
 }
@@ -131,25 +136,29 @@ pub async fn send(request: awc::ClientRequest, body: Option<Value>) -> (u16, Opt
 }
 
 impl Context {
-    fn get(&self, path: &str, token: Option<&str>) -> awc::ClientRequest {
-        let request = self.client.get(format!("{}{path}", self.base));
+    fn base(&self, user: usize) -> &str {
+        &self.bases[user % self.bases.len()]
+    }
+
+    fn get(&self, user: usize, path: &str, token: Option<&str>) -> awc::ClientRequest {
+        let request = self.client.get(format!("{}{path}", self.base(user)));
         match token {
             Some(token) => request.insert_header(("Authorization", format!("Bearer {token}"))),
             None => request,
         }
     }
 
-    fn post(&self, path: &str, token: Option<&str>) -> awc::ClientRequest {
-        let request = self.client.post(format!("{}{path}", self.base));
+    fn post(&self, user: usize, path: &str, token: Option<&str>) -> awc::ClientRequest {
+        let request = self.client.post(format!("{}{path}", self.base(user)));
         match token {
             Some(token) => request.insert_header(("Authorization", format!("Bearer {token}"))),
             None => request,
         }
     }
 
-    fn delete(&self, path: &str, token: &str) -> awc::ClientRequest {
+    fn delete(&self, user: usize, path: &str, token: &str) -> awc::ClientRequest {
         self.client
-            .delete(format!("{}{path}", self.base))
+            .delete(format!("{}{path}", self.base(user)))
             .insert_header(("Authorization", format!("Bearer {token}")))
     }
 }
@@ -173,9 +182,10 @@ const TERMS: [&str; 16] = [
     "camera",
 ];
 
-async fn signin(ctx: &Context, email: &str) -> Option<String> {
+async fn signin(ctx: &Context, user: usize) -> Option<String> {
+    let email = &ctx.seeded.shoppers[user];
     let (status, body) = send(
-        ctx.post("/auth/signin", None),
+        ctx.post(user, "/auth/signin", None),
         Some(json!({"email": email, "password": seed::PASSWORD})),
     )
     .await;
@@ -190,14 +200,14 @@ async fn list(ctx: &Context, user: usize, i: u64) -> bool {
         "/products?category={category}&in_stock=true&sort_by=price_asc&page={}&page_size=20",
         1 + i % 5
     );
-    send(ctx.get(&path, None), None).await.0 == 200
+    send(ctx.get(user, &path, None), None).await.0 == 200
 }
 
 async fn add(ctx: &Context, user: usize, i: u64) -> bool {
     let hot = &ctx.seeded.hot;
     let product = hot[(i as usize * 31 + user) % hot.len()];
     send(
-        ctx.post("/cart/add", Some(&ctx.tokens[user])),
+        ctx.post(user, "/cart/add", Some(&ctx.tokens[user])),
         Some(json!({"product_id": product, "quantity": 1})),
     )
     .await
@@ -208,7 +218,8 @@ async fn clear_carts(ctx: &Context) {
     join_all(
         ctx.tokens
             .iter()
-            .map(|t| send(ctx.delete("/cart", t), None)),
+            .enumerate()
+            .map(|(u, t)| send(ctx.delete(u, "/cart", t), None)),
     )
     .await;
 }
@@ -221,23 +232,27 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         shoppers,
         500.min(options.products),
         1_000_000,
+        options.postgres.as_deref(),
     )?;
-    let log = seeded.dir.path().join("server.log");
-    let server = Server::start(&options.server, &seeded.url, &log).await?;
+    let mut servers = Vec::new();
+    for n in 0..options.servers.max(1) {
+        let log = seeded.dir.path().join(format!("server-{n}.log"));
+        servers.push(Server::start(&options.server, &seeded.url, &log).await?);
+    }
     let client = awc::Client::builder()
         .connector(awc::Connector::new().limit(options.connections * 2 + 8))
         .timeout(Duration::from_secs(60))
         .finish();
     let mut ctx = Context {
         client,
-        base: server.base.clone(),
+        bases: servers.iter().map(|s| s.base.clone()).collect(),
         tokens: Vec::new(),
         seeded,
     };
-    for email in ctx.seeded.shoppers.clone() {
-        let token = signin(&ctx, &email)
+    for user in 0..ctx.seeded.shoppers.len() {
+        let token = signin(&ctx, user)
             .await
-            .ok_or_else(|| anyhow::anyhow!("signin of {email} failed"))?;
+            .ok_or_else(|| anyhow::anyhow!("signin of shopper {user} failed"))?;
         ctx.tokens.push(token);
     }
     let ctx = Rc::new(ctx);
@@ -254,9 +269,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     if wanted("ceiling") {
         let ctx = ctx.clone();
         results.push(
-            drive("ceiling: GET /health", c, duration, |_, _| {
+            drive("ceiling: GET /health", c, duration, |u, _| {
                 let ctx = ctx.clone();
-                async move { send(ctx.get("/health", None), None).await.0 == 200 }
+                async move { send(ctx.get(u, "/health", None), None).await.0 == 200 }
             })
             .await?,
         );
@@ -284,7 +299,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                 async move {
                     let term = TERMS[(u + i as usize) % TERMS.len()].replace(' ', "%20");
                     send(
-                        ctx.get(&format!("/products/search?q={term}&page_size=20"), None),
+                        ctx.get(u, &format!("/products/search?q={term}&page_size=20"), None),
                         None,
                     )
                     .await
@@ -301,7 +316,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                 let ctx = ctx.clone();
                 async move {
                     let id = 1 + (i as usize * 7919 + u * 104_729) % ctx.seeded.products;
-                    send(ctx.get(&format!("/products/{id}"), None), None)
+                    send(ctx.get(u, &format!("/products/{id}"), None), None)
                         .await
                         .0
                         == 200
@@ -321,7 +336,12 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         results.push(
             drive("cart view: GET /cart (3 lines)", c, duration, |u, _| {
                 let ctx = view.clone();
-                async move { send(ctx.get("/cart", Some(&ctx.tokens[u])), None).await.0 == 200 }
+                async move {
+                    send(ctx.get(u, "/cart", Some(&ctx.tokens[u])), None)
+                        .await
+                        .0
+                        == 200
+                }
             })
             .await?,
         );
@@ -347,7 +367,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                     let ctx = ctx2.clone();
                     async move {
                         add(&ctx, u, i).await
-                            && send(ctx.post("/checkout", Some(&ctx.tokens[u])), None)
+                            && send(ctx.post(u, "/checkout", Some(&ctx.tokens[u])), None)
                                 .await
                                 .0
                                 == 201
@@ -366,7 +386,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                 duration,
                 |u, _| {
                     let ctx = ctx2.clone();
-                    async move { signin(&ctx, &ctx.seeded.shoppers[u]).await.is_some() }
+                    async move { signin(&ctx, u).await.is_some() }
                 },
             )
             .await?,
@@ -393,7 +413,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             }),
             drive("  the signin flood", half, duration, move |u, _| {
                 let ctx = b.clone();
-                async move { signin(&ctx, &ctx.seeded.shoppers[u]).await.is_some() }
+                async move { signin(&ctx, u).await.is_some() }
             }),
         )
         .await;
@@ -402,11 +422,19 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         results.push(flooded?);
     }
 
-    let peak_rss = server.peak_rss_kib();
+    let peak_rss: Vec<Option<u64>> = servers.iter().map(Server::peak_rss_kib).collect();
+    let database = if options.postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     println!();
     println!(
-        "Emporium load benchmark: {} products, {} connections, {} s per scenario",
-        options.products, c, options.duration
+        "Emporium load benchmark: {database}, {} server(s), {} products, {} connections, {} s per scenario",
+        servers.len(),
+        options.products,
+        c,
+        options.duration
     );
     println!(
         "{:<52} {:>10} {:>9} {:>9} {:>8}",
@@ -422,16 +450,23 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             stats.errors
         );
     }
-    if let Some(kib) = peak_rss {
-        println!("server peak RSS: {:.1} MiB", kib as f64 / 1024.0);
+    for (n, kib) in peak_rss.iter().enumerate() {
+        if let Some(kib) = kib {
+            println!("server {n} peak RSS: {:.1} MiB", *kib as f64 / 1024.0);
+        }
     }
     let report = json!({
+        "database": database, "servers": servers.len(),
         "products": options.products, "connections": c, "duration_secs": options.duration,
-        "server_peak_rss_kib": peak_rss, "scenarios": results.iter().map(Stats::json).collect::<Vec<_>>(),
+        "server_peak_rss_kib": peak_rss.iter().flatten().max(),
+        "servers_peak_rss_kib": peak_rss,
+        "scenarios": results.iter().map(Stats::json).collect::<Vec<_>>(),
     });
     std::fs::write(&options.out, serde_json::to_string_pretty(&report)?)?;
     println!("results written to {}", options.out.display());
     drop(ctx);
-    server.stop()?;
+    for server in servers {
+        server.stop()?;
+    }
     Ok(())
 }

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! emporium-bench run   [--products 10000] [--duration 10] [--connections 32]
-//! emporium-bench crash [--rounds 5]
+//!                      [--postgres ADMIN_URL] [--servers 1]
+//! emporium-bench crash [--rounds 5] [--postgres ADMIN_URL]
 //! ```
 //!
 //! Both build nothing: they start `target/release/emporium` (see `scripts/bench.sh` and
@@ -50,6 +51,13 @@ enum Command {
         /// Only these scenarios (comma-separated names).
         #[arg(long)]
         only: Option<String>,
+        /// Run on a new database on this PostgreSQL server (an admin URL such as
+        /// postgres://postgres@127.0.0.1:5432/postgres) instead of a SQLite file.
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Server processes on the one database; connections are spread over them.
+        #[arg(long, default_value_t = 1)]
+        servers: usize,
     },
     /// Kill the server with SIGKILL in the middle of concurrent checkouts, restart it, and
     /// check that nothing acknowledged was lost and the database is intact.
@@ -60,6 +68,10 @@ enum Command {
         /// The server binary.
         #[arg(long, default_value = "target/release/emporium")]
         server: PathBuf,
+        /// Run on PostgreSQL (an admin URL): two servers on one new database, one of them
+        /// killed, the other serving on.
+        #[arg(long)]
+        postgres: Option<String>,
     },
 }
 
@@ -74,6 +86,8 @@ fn main() -> ExitCode {
                 server,
                 out,
                 only,
+                postgres,
+                servers,
             } => {
                 load::run(load::Options {
                     products,
@@ -82,10 +96,16 @@ fn main() -> ExitCode {
                     server,
                     out,
                     only,
+                    postgres,
+                    servers,
                 })
                 .await
             }
-            Command::Crash { rounds, server } => crash::run(rounds, &server).await,
+            Command::Crash {
+                rounds,
+                server,
+                postgres,
+            } => crash::run(rounds, &server, postgres.as_deref()).await,
         }
     });
     match outcome {

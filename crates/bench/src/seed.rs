@@ -17,10 +17,12 @@ pub const PASSWORD: &str = "bench password 1";
 
 /// What was seeded.
 pub struct Seeded {
-    /// Holds the database folder.
+    /// Holds the database folder (SQLite) and the servers' logs.
     pub dir: TempDir,
-    /// `sqlite://…` of the database.
+    /// `sqlite://…` or `postgres://…` of the database.
     pub url: String,
+    /// The PostgreSQL database, kept for its Drop: dropped with this value.
+    _postgres: Option<emporium_db::TestDb>,
     /// Products in the catalog (ids 1..=products).
     pub products: usize,
     /// Products with a deep stock, for carts and checkouts.
@@ -43,17 +45,23 @@ pub fn settings(url: &str) -> anyhow::Result<Settings> {
 }
 
 /// Seeds `products` demo products, `shoppers` verified shoppers, and gives the first `hot`
-/// products `hot_stock` units each.
+/// products `hot_stock` units each: in a new SQLite file, or, with `postgres` (a server's
+/// admin URL), in a new database on that PostgreSQL server.
 pub fn seed(
     products: usize,
     shoppers: usize,
     hot: usize,
     hot_stock: i32,
+    postgres: Option<&str>,
 ) -> anyhow::Result<Seeded> {
     let dir = tempfile::Builder::new()
         .prefix("emporium-bench-")
         .tempdir()?;
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let postgres = postgres.map(emporium_db::TestDb::postgres);
+    let url = match &postgres {
+        Some(db) => db.settings().url.clone(),
+        None => format!("sqlite://{}", dir.path().join("bench.db").display()),
+    };
     let settings = settings(&url)?;
     let (pool, _) = emporium_db::connect(&settings.database)?;
     let mut conn = pool.get()?;
@@ -95,8 +103,16 @@ pub fn seed(
         .select(products::category_key)
         .distinct()
         .load(&mut conn)?;
+    drop(conn);
+    drop(pool);
+    if let Some(db) = &postgres {
+        // Fresh statistics, as autovacuum would have them on a shop that grew to this size.
+        use diesel::connection::SimpleConnection;
+        db.conn().batch_execute("VACUUM ANALYZE")?;
+    }
     Ok(Seeded {
         url,
+        _postgres: postgres,
         products,
         initial_stock: hot_ids
             .iter()
