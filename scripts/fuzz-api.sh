@@ -4,10 +4,15 @@
 #
 #   scripts/fuzz-api.sh              # FUZZ_MAX_EXAMPLES=25 per operation (CI)
 #   FUZZ_MAX_EXAMPLES=200 scripts/fuzz-api.sh
+#   scripts/fuzz-api.sh --database postgres   # the server on PostgreSQL (started by the script)
 #
 # Installs schemathesis from PyPI into .venv on first use. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+DATABASE=sqlite
+if [[ "${1:-}" == "--database" ]]; then DATABASE="${2:-}"; fi
+case "$DATABASE" in sqlite|postgres) ;; *) echo "fuzz-api.sh: --database is sqlite or postgres" >&2; exit 2 ;; esac
 
 EXAMPLES="${FUZZ_MAX_EXAMPLES:-25}"
 SCHEMATHESIS_VERSION="4.32.5"
@@ -25,12 +30,20 @@ WORK="$(mktemp -d)"
 SERVER_PID=""
 cleanup() {
     if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+    if [ -d "$WORK/pg" ]; then scripts/postgres.sh stop "$WORK/pg"; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
+if [[ "$DATABASE" == postgres ]]; then
+    scripts/postgres.sh start "$WORK/pg" >/dev/null
+    DATABASE_URL="$(scripts/postgres.sh createdb "$WORK/pg" fuzz)"
+else
+    DATABASE_URL="sqlite://$WORK/fuzz.db"
+fi
+echo "== fuzzing the server on $DATABASE"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-export HOST=127.0.0.1 PORT DATABASE_URL="sqlite://$WORK/fuzz.db" EMAIL_BACKEND=log RUST_LOG=warn \
+export HOST=127.0.0.1 PORT DATABASE_URL EMAIL_BACKEND=log RUST_LOG=warn \
     SQLITE_SYNCHRONOUS=NORMAL LOGIN_MAX_FAILURES_PER_EMAIL=0 LOGIN_MAX_FAILURES_PER_IP=0
 BASE="http://127.0.0.1:$PORT"
 

@@ -2,6 +2,7 @@
 # A throw-away PostgreSQL server for tests, benchmarks and the crash test.
 #
 #   scripts/postgres.sh start DIR [--durable]   prints the admin URL (postgres://…/postgres)
+#   scripts/postgres.sh createdb DIR NAME       creates database NAME there, prints its URL
 #   scripts/postgres.sh stop DIR                stops it and removes DIR
 #
 # It installs Debian's `postgresql` package when no server binaries are found, runs `initdb`
@@ -61,6 +62,14 @@ start() {
     echo "postgres://postgres@127.0.0.1:$port/postgres"
 }
 
+createdb() {
+    local dir=$1 name=$2 bin port
+    bin=$(find_bin) || die "no PostgreSQL server binaries"
+    port=$(cat "$dir/port")
+    "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres "$name"
+    echo "postgres://postgres@127.0.0.1:$port/$name"
+}
+
 stop() {
     local dir=$1
     local bin
@@ -73,6 +82,7 @@ stop() {
 
 case "${1:-}" in
     start) [[ $# -ge 2 ]] || die "usage: $0 start DIR [--durable]"; start "$2" "${3:-}" ;;
+    createdb) [[ $# -eq 3 ]] || die "usage: $0 createdb DIR NAME"; createdb "$2" "$3" ;;
     stop) [[ $# -eq 2 ]] || die "usage: $0 stop DIR"; stop "$2" ;;
-    *) die "usage: $0 start DIR [--durable] | stop DIR" ;;
+    *) die "usage: $0 start DIR [--durable] | createdb DIR NAME | stop DIR" ;;
 esac

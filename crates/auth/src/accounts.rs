@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use emporium_core::{Email, Page, PageRequest, UserId, ValidationErrors};
 use emporium_db::schema::{email_tokens, sessions, users};
-use emporium_db::{Conn, write_transaction};
+use emporium_db::{Conn, serializable_transaction, write_transaction};
 use emporium_mail::{MessageKind, OutgoingMail, templates};
 use serde::Deserialize;
 
@@ -339,14 +339,15 @@ pub fn resend_verification(
 }
 
 /// Sends a password-reset link if `email` belongs to an active account, and does nothing
-/// otherwise. Earlier reset links of the account stop working.
+/// otherwise. Earlier reset links of the account stop working. (Serializable: two requests
+/// at the same moment must not leave two valid links.)
 pub fn forgot_password(
     conn: &mut Conn,
     config: &AuthConfig,
     email: &Email,
     now: DateTime<Utc>,
 ) -> Result<(), AuthError> {
-    write_transaction(conn, |conn| {
+    serializable_transaction(conn, |conn| {
         let Some(row) = user::find_by_email(conn, email)?.filter(|row| row.is_active) else {
             return Ok(());
         };
@@ -567,14 +568,15 @@ pub struct AdminChanges {
 
 /// Applies an admin's changes to an account. They take effect on the account's next request
 /// (roles and the active flag are read from the database on every request). Refuses to leave
-/// the shop without an active admin.
+/// the shop without an active admin (serializable: two admins demoting each other at the same
+/// moment cannot both succeed).
 pub fn admin_update(
     conn: &mut Conn,
     id: UserId,
     changes: AdminChanges,
     now: DateTime<Utc>,
 ) -> Result<User, AuthError> {
-    write_transaction(conn, |conn| {
+    serializable_transaction(conn, |conn| {
         let row = user::find(conn, id)?.ok_or(AuthError::NotFound)?;
         let was_active_admin = row.role() == Role::Admin && row.is_active;
         let role = changes.role.unwrap_or(row.role());

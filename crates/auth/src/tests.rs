@@ -315,3 +315,67 @@ fn ensure_admin_creates_once() {
             .is_none()
     );
 }
+
+#[test]
+fn two_admins_demoting_each_other_at_once_leave_one_admin() {
+    let db = TestDb::new();
+    let config = config();
+    let demote = accounts::AdminChanges {
+        role: Some(Role::User),
+        is_active: None,
+    };
+    let promote = accounts::AdminChanges {
+        role: Some(Role::Admin),
+        is_active: None,
+    };
+    let a = account(&db, &config, "first-admin@example.com", Role::Admin);
+    let b = account(&db, &config, "second-admin@example.com", Role::Admin);
+    for round in 0..10 {
+        let outcomes: Vec<Result<User, AuthError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = [a.id, b.id]
+                .map(|id| {
+                    let db = &db;
+                    scope.spawn(move || accounts::admin_update(&mut db.conn(), id, demote, now()))
+                })
+                .into_iter()
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let demoted = outcomes.iter().filter(|o| o.is_ok()).count();
+        let refused = outcomes
+            .iter()
+            .filter(|o| matches!(o, Err(AuthError::LastAdmin)))
+            .count();
+        assert_eq!((demoted, refused), (1, 1), "round {round}");
+        for id in [a.id, b.id] {
+            accounts::admin_update(&mut db.conn(), id, promote, now()).unwrap();
+        }
+    }
+}
+
+#[test]
+fn two_reset_requests_at_once_leave_one_working_link() {
+    use diesel::prelude::*;
+    use emporium_db::schema::email_tokens;
+    let db = TestDb::new();
+    let config = config();
+    let user = account(&db, &config, "forgetful@example.com", Role::User);
+    for round in 0..10 {
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                let (db, config, email) = (&db, &config, &user.email);
+                scope.spawn(move || {
+                    accounts::forgot_password(&mut db.conn(), config, email, now()).unwrap();
+                });
+            }
+        });
+        let valid: i64 = email_tokens::table
+            .filter(email_tokens::user_id.eq(user.id))
+            .filter(email_tokens::purpose.eq("reset_password"))
+            .filter(email_tokens::used_at.is_null())
+            .count()
+            .get_result(&mut db.conn())
+            .unwrap();
+        assert_eq!(valid, 1, "round {round}");
+    }
+}

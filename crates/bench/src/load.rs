@@ -235,9 +235,11 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         options.postgres.as_deref(),
     )?;
     let mut servers = Vec::new();
+    let mut logs = Vec::new();
     for n in 0..options.servers.max(1) {
         let log = seeded.dir.path().join(format!("server-{n}.log"));
         servers.push(Server::start(&options.server, &seeded.url, &log).await?);
+        logs.push(log);
     }
     let client = awc::Client::builder()
         .connector(awc::Connector::new().limit(options.connections * 2 + 8))
@@ -449,6 +451,17 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             stats.ms(0.99),
             stats.errors
         );
+    }
+    if results.iter().any(|stats| stats.errors > 0) {
+        // What the servers said about the failed requests (they log at warn).
+        for (n, log) in logs.iter().enumerate() {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            println!("server {n} log, last lines:");
+            for line in &lines[lines.len().saturating_sub(10)..] {
+                println!("  {line}");
+            }
+        }
     }
     for (n, kib) in peak_rss.iter().enumerate() {
         if let Some(kib) = kib {

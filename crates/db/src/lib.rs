@@ -267,8 +267,10 @@ pub fn check_ready(conn: &mut Conn) -> Result<(), DbError> {
 }
 
 /// An error that can tell whether it is a transient conflict between concurrent transactions
-/// (PostgreSQL's serialization failure or deadlock), after which the whole transaction may
-/// simply run again. [`write_transaction`] retries those.
+/// on PostgreSQL, after which the whole transaction may simply run again: a serialization
+/// failure, a deadlock, or a unique violation (under snapshot isolation, a concurrent
+/// transaction inserted the same key first; run again, the transaction sees that row and
+/// takes the path for an existing key). [`write_transaction`] retries those.
 pub trait TransactionError {
     /// Whether the transaction that failed with this error may be retried as a whole.
     fn is_transient(&self) -> bool;
@@ -277,7 +279,10 @@ pub trait TransactionError {
 impl TransactionError for DieselError {
     fn is_transient(&self) -> bool {
         match self {
-            DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+            DieselError::DatabaseError(
+                DatabaseErrorKind::SerializationFailure | DatabaseErrorKind::UniqueViolation,
+                _,
+            ) => true,
             DieselError::DatabaseError(_, info) => info.message().contains("deadlock detected"),
             _ => false,
         }
@@ -299,20 +304,45 @@ fn transaction_depth(conn: &mut Conn) -> Result<Option<std::num::NonZeroU32>, Di
 }
 
 /// Runs `f` in a write transaction: committed when it returns `Ok`, rolled back on `Err` (or
-/// panic). Every write path in the domain crates goes through here, and gets the same
-/// guarantee on both backends: the transaction behaves as if it ran alone.
+/// panic). Every write path in the domain crates goes through here (or through
+/// [`serializable_transaction`]).
 ///
 /// - On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken up front, so two concurrent
 ///   writers queue on `busy_timeout` instead of one failing half-way with `SQLITE_BUSY` after
-///   it read stale data.
-/// - On PostgreSQL it is `SERIALIZABLE`, so writers run concurrently; when two conflict, one
-///   fails with a serialization failure and `f` runs again from the start (up to 30 times,
-///   with a short random pause), exactly as if it had queued behind the other. `f` must
-///   therefore have no effects outside the database (it may run more than once).
+///   it read stale data. Writers run one at a time.
+/// - On PostgreSQL it is `REPEATABLE READ` (snapshot isolation), so writers run concurrently.
+///   Two that change the same row, or insert the same key, cannot both commit: the later one
+///   fails and `f` runs again from the start on a fresh snapshot (up to 30 times, with a short
+///   random pause), exactly as if it had queued behind the other. That covers every
+///   read-then-write on one row (stock, a cart line, an idempotency key, a session's refresh
+///   token, an outbox lease). A rule that spans rows which different transactions write
+///   (such as "one admin must remain") needs [`serializable_transaction`]. `f` must have no
+///   effects outside the database: it may run more than once.
 ///
 /// Called inside another transaction it becomes a savepoint, so domain functions compose: a
 /// caller can run several of them as one unit, and an inner `Err` undoes only the inner part.
-pub fn write_transaction<T, E, F>(conn: &mut Conn, mut f: F) -> Result<T, E>
+pub fn write_transaction<T, E, F>(conn: &mut Conn, f: F) -> Result<T, E>
+where
+    F: FnMut(&mut Conn) -> Result<T, E>,
+    E: From<DieselError> + TransactionError,
+{
+    retried(conn, Isolation::RepeatableRead, f)
+}
+
+/// [`write_transaction`] for the rare rule that spans rows which concurrent transactions
+/// write (the last active admin, the one valid password-reset link): `SERIALIZABLE` on
+/// PostgreSQL, so such write skew is detected and retried too. On SQLite it is the same as
+/// `write_transaction`, where writers never overlap anyway. Slower under contention (every
+/// range it reads can conflict), so it is kept off hot paths.
+pub fn serializable_transaction<T, E, F>(conn: &mut Conn, f: F) -> Result<T, E>
+where
+    F: FnMut(&mut Conn) -> Result<T, E>,
+    E: From<DieselError> + TransactionError,
+{
+    retried(conn, Isolation::Serializable, f)
+}
+
+fn retried<T, E, F>(conn: &mut Conn, postgres: Isolation, mut f: F) -> Result<T, E>
 where
     F: FnMut(&mut Conn) -> Result<T, E>,
     E: From<DieselError> + TransactionError,
@@ -325,7 +355,7 @@ where
         Conn::Postgres(_) => {
             let mut attempt = 1;
             loop {
-                match conn.transaction_with(Isolation::Serializable, &mut f) {
+                match conn.transaction_with(postgres, &mut f) {
                     Err(e) if e.is_transient() && attempt < MAX_ATTEMPTS => {
                         std::thread::sleep(backoff(attempt));
                         attempt += 1;
@@ -359,6 +389,8 @@ where
 enum Isolation {
     /// SQLite: `BEGIN IMMEDIATE`.
     Immediate,
+    /// PostgreSQL: `REPEATABLE READ` (snapshot isolation).
+    RepeatableRead,
     /// PostgreSQL: `SERIALIZABLE`.
     Serializable,
     /// PostgreSQL: `REPEATABLE READ READ ONLY`.
@@ -369,6 +401,7 @@ impl Isolation {
     fn begin(self) -> &'static str {
         match self {
             Isolation::Immediate => "BEGIN IMMEDIATE",
+            Isolation::RepeatableRead => "BEGIN ISOLATION LEVEL REPEATABLE READ",
             Isolation::Serializable => "BEGIN ISOLATION LEVEL SERIALIZABLE",
             Isolation::Snapshot => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
         }
@@ -412,11 +445,12 @@ impl TransactionWith for Conn {
     }
 }
 
-/// A pause before a retried transaction: random, growing with the attempt, at most ~50 ms.
+/// A pause before a retried transaction: random, growing with the attempt, at most ~64 ms
+/// (30 attempts take a few hundred milliseconds to a second and a half).
 fn backoff(attempt: u32) -> Duration {
     let mut byte = [0u8; 2];
     let random = getrandom::fill(&mut byte).map_or(500, |()| u16::from_le_bytes(byte));
-    let ceiling_us = 1_000u64 << attempt.min(5);
+    let ceiling_us = 1_000u64 << attempt.min(6);
     Duration::from_micros(u64::from(random) * ceiling_us / u64::from(u16::MAX) + 100)
 }
 

@@ -251,9 +251,28 @@ impl From<actix_web::error::BlockingError> for ApiError {
     }
 }
 
+/// A database failure: 503 `unavailable` with `Retry-After` when it is a conflict with
+/// concurrent writes that persisted through every retry (PostgreSQL under heavy contention:
+/// nothing was changed, and trying again shortly succeeds), otherwise 500.
+fn database(error: diesel::result::Error) -> ApiError {
+    use emporium_db::TransactionError;
+    if error.is_transient() {
+        tracing::warn!(%error, "a write kept conflicting with concurrent writes; answered 503");
+        ApiError::unavailable(
+            "The shop is very busy right now; nothing was changed. Retry shortly.",
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from(1u32))
+    } else {
+        ApiError::internal(error)
+    }
+}
+
 impl From<emporium_db::DbError> for ApiError {
     fn from(error: emporium_db::DbError) -> Self {
-        ApiError::internal(error)
+        match error {
+            emporium_db::DbError::Query(error) => database(error),
+            other => ApiError::internal(other),
+        }
     }
 }
 
@@ -345,7 +364,8 @@ impl From<emporium_auth::AuthError> for ApiError {
                 "last_admin",
                 "The last active admin cannot be demoted or disabled.",
             ),
-            E::Database(_) | E::Internal(_) => ApiError::internal(anyhow::anyhow!(detail)),
+            E::Database(error) => database(error),
+            E::Internal(_) => ApiError::internal(anyhow::anyhow!(detail)),
         }
     }
 }
@@ -361,7 +381,7 @@ impl From<emporium_catalog::CatalogError> for ApiError {
                 "not_owner",
                 "Only the admin who created this product may change or delete it.",
             ),
-            E::Database(error) => ApiError::internal(error),
+            E::Database(error) => database(error),
         }
     }
 }
@@ -395,7 +415,7 @@ impl From<emporium_cart::CartError> for ApiError {
                 "line_limit",
                 "A cart line holds at most 999 units of a product.",
             ),
-            E::Database(error) => ApiError::internal(error),
+            E::Database(error) => database(error),
         }
     }
 }
@@ -421,7 +441,7 @@ impl From<emporium_orders::OrderError> for ApiError {
                 "invalid_transition",
                 format!("An order that is {from} cannot become {to}."),
             ),
-            E::Database(error) => ApiError::internal(error),
+            E::Database(error) => database(error),
             E::Internal(message) => ApiError::internal(anyhow::anyhow!(message)),
         }
     }
@@ -429,6 +449,6 @@ impl From<emporium_orders::OrderError> for ApiError {
 
 impl From<diesel::result::Error> for ApiError {
     fn from(error: diesel::result::Error) -> Self {
-        ApiError::internal(error)
+        database(error)
     }
 }
