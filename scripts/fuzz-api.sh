@@ -28,16 +28,19 @@ BIN="$PWD/target/debug/emporium"
 
 WORK="$(mktemp -d)"
 SERVER_PID=""
+PGDIR=""
 cleanup() {
     if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-    if [ -d "$WORK/pg" ]; then scripts/postgres.sh stop "$WORK/pg"; fi
+    if [ -n "$PGDIR" ]; then scripts/postgres.sh stop "$PGDIR"; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 if [[ "$DATABASE" == postgres ]]; then
-    scripts/postgres.sh start "$WORK/pg" >/dev/null
-    DATABASE_URL="$(scripts/postgres.sh createdb "$WORK/pg" fuzz)"
+    # Its own folder under /tmp: the postgres user must reach it (WORK is root-only).
+    PGDIR="$(mktemp -d)"
+    scripts/postgres.sh start "$PGDIR" >/dev/null
+    DATABASE_URL="$(scripts/postgres.sh createdb "$PGDIR" fuzz)"
 else
     DATABASE_URL="sqlite://$WORK/fuzz.db"
 fi

@@ -45,7 +45,11 @@ start() {
     fi
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
-    [[ "$(id -u)" == 0 ]] && chown postgres "$dir"
+    if [[ "$(id -u)" == 0 ]]; then
+        chown postgres "$dir"
+        runuser -u postgres -- test -w "$dir" \
+            || die "$dir: the postgres user cannot reach it (a parent folder is private); use a folder under /tmp"
+    fi
     as_postgres "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync \
         --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; die "initdb failed"; }

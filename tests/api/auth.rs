@@ -740,3 +740,31 @@ async fn admin_email_creates_a_verified_admin_at_start() {
     assert_eq!(me["role"], "admin");
     assert_eq!(me["email_verified"], true);
 }
+
+#[actix_web::test]
+async fn signin_with_text_that_is_no_email_is_a_401_on_every_backend() {
+    // A NUL character (PostgreSQL's text cannot store one) and other junk, as a fuzzer sends.
+    let app = TestApp::spawn().await;
+    for email in ["4\u{0}\u{10ffff}", "not an email", &"x".repeat(5000)] {
+        app.post_json(
+            "/auth/signin",
+            &json!({"email": email, "password": "whatever it is"}),
+        )
+        .await
+        .assert_problem(401, "invalid_credentials");
+    }
+    // Failures for such text are still counted (under its digest): the sixth is throttled.
+    for _ in 0..4 {
+        app.post_json(
+            "/auth/signin",
+            &json!({"email": "4\u{0}\u{10ffff}", "password": "whatever it is"}),
+        )
+        .await;
+    }
+    app.post_json(
+        "/auth/signin",
+        &json!({"email": "4\u{0}\u{10ffff}", "password": "whatever it is"}),
+    )
+    .await
+    .assert_problem(429, "too_many_attempts");
+}

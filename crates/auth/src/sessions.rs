@@ -78,9 +78,18 @@ pub fn signin(
     now: DateTime<Utc>,
 ) -> Result<TokenPair, AuthError> {
     let parsed = Email::parse(email).ok();
-    let subject = parsed
-        .as_ref()
-        .map_or_else(|| email.trim().to_lowercase(), |e| e.as_str().to_string());
+    // What failures are counted under. Text that is not an email address (no account can
+    // have it) is counted under its digest: bounded in size, and storable on every backend
+    // (PostgreSQL's text cannot hold the NUL characters such input may carry).
+    let subject = parsed.as_ref().map_or_else(
+        || {
+            format!(
+                "unparsed:{}",
+                crate::tokens::sha256_hex(&email.trim().to_lowercase())
+            )
+        },
+        |e| e.as_str().to_string(),
+    );
     throttle::check(conn, config, &subject, ip, now)?;
 
     let row = match &parsed {
