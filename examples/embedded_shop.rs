@@ -9,7 +9,7 @@ use emporium::orders::checkout::{self, Outcome, Payment};
 
 fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let database = format!("sqlite://{}", dir.path().join("shop.db").display());
+    let database = format!("sqlite:///{}", dir.path().join("shop.db").display());
     // Embedders configure the shop however they like; here, only the database is named
     // (a JWT key is generated beside it).
     let settings =

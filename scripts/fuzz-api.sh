@@ -47,7 +47,8 @@ fi
 echo "== fuzzing the server on $DATABASE"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 export HOST=127.0.0.1 PORT DATABASE_URL EMAIL_BACKEND=log RUST_LOG=warn \
-    SQLITE_SYNCHRONOUS=NORMAL LOGIN_MAX_FAILURES_PER_EMAIL=0 LOGIN_MAX_FAILURES_PER_IP=0
+    SQLITE_SYNCHRONOUS=NORMAL LOGIN_MAX_FAILURES_PER_EMAIL=0 LOGIN_MAX_FAILURES_PER_IP=0 \
+    MAIL_REQUESTS_MAX_PER_IP=0
 BASE="http://127.0.0.1:$PORT"
 
 (cd "$WORK" && "$BIN" demo) > "$WORK/demo.txt"

@@ -9,6 +9,7 @@
     reason = "test code outside #[test] functions: a failed step must fail the test"
 )]
 
+mod abuse;
 mod auth;
 mod cart;
 mod errors;

@@ -275,12 +275,34 @@ fn queue(
     Ok(())
 }
 
+/// Whether one more mail of `kind` may go to the account's address; when not, the
+/// suppression is recorded (metrics, a masked log line) and the caller carries on as if it had
+/// been sent.
+fn within_mail_limits(
+    conn: &mut Conn,
+    config: &AuthConfig,
+    row: &UserRow,
+    kind: MessageKind,
+    now: DateTime<Utc>,
+) -> Result<bool, AuthError> {
+    if emporium_mail::limits::allows(conn, &config.mail_limits, &row.email, kind, now)? {
+        return Ok(true);
+    }
+    emporium_mail::limits::record_suppressed(conn, &row.email, kind)?;
+    Ok(false)
+}
+
+/// Issues a verification token and queues its mail, unless the address has reached its
+/// limit of verification mails (then nothing is issued or queued).
 fn send_verification(
     conn: &mut Conn,
     config: &AuthConfig,
     row: &UserRow,
     now: DateTime<Utc>,
 ) -> Result<(), AuthError> {
+    if !within_mail_limits(conn, config, row, MessageKind::Verification, now)? {
+        return Ok(());
+    }
     let token = issue_token(
         conn,
         row.id,
@@ -339,8 +361,10 @@ pub fn resend_verification(
 }
 
 /// Sends a password-reset link if `email` belongs to an active account, and does nothing
-/// otherwise. Earlier reset links of the account stop working. (Serializable: two requests
-/// at the same moment must not leave two valid links.)
+/// otherwise. Earlier reset links of the account stop working — unless the address has
+/// reached its limit of reset mails: then nothing changes and nothing is sent, and the caller
+/// answers the same. (Serializable: two requests at the same moment must not leave two valid
+/// links.)
 pub fn forgot_password(
     conn: &mut Conn,
     config: &AuthConfig,
@@ -351,6 +375,9 @@ pub fn forgot_password(
         let Some(row) = user::find_by_email(conn, email)?.filter(|row| row.is_active) else {
             return Ok(());
         };
+        if !within_mail_limits(conn, config, &row, MessageKind::PasswordReset, now)? {
+            return Ok(());
+        }
         diesel::update(
             email_tokens::table
                 .filter(email_tokens::user_id.eq(row.id))

@@ -7,7 +7,8 @@
 //! - [`accounts`]: signup with email verification, password reset, admin management.
 //! - [`sessions`]: signin, rotating refresh tokens, logout, and [`sessions::authenticate`],
 //!   which turns an access token into a [`Principal`] with one indexed query per request.
-//! - [`throttle`]: failed-signin limits per email and per client address.
+//! - [`throttle`]: failed-signin limits per email and per client address, and the
+//!   per-address limit on requests that send mail.
 
 pub mod accounts;
 pub mod password;
@@ -52,6 +53,11 @@ pub struct AuthConfig {
     pub shop_name: String,
     /// Base of the links in emails, without a trailing slash.
     pub public_base_url: String,
+    /// Verification and reset mails one address may receive (`MAIL_MAX_PER_ADDRESS_*`).
+    pub mail_limits: emporium_mail::MailLimits,
+    /// Requests that send mail (signup, resend-verification, forgot-password) one client
+    /// address may make per minute (`MAIL_REQUESTS_MAX_PER_IP`; 0 = no limit).
+    pub max_mail_requests_per_ip: u32,
 }
 
 impl AuthConfig {
@@ -80,6 +86,8 @@ impl AuthConfig {
             ip_window: Duration::minutes(1),
             shop_name: settings.mail.from_name.clone(),
             public_base_url: settings.public_base_url.clone(),
+            mail_limits: emporium_mail::MailLimits::from_settings(&settings.mail),
+            max_mail_requests_per_ip: settings.mail_requests_max_per_ip,
         })
     }
 }
@@ -126,6 +134,13 @@ pub enum AuthError {
     #[error("too many failed signins; retry after {retry_after_secs} s")]
     Throttled {
         /// Seconds until a signin is considered again.
+        retry_after_secs: u64,
+    },
+    /// Too many requests that send mail from one client address; try again after this many
+    /// seconds.
+    #[error("too many requests from this address; retry after {retry_after_secs} s")]
+    TooManyRequests {
+        /// Seconds until such a request is accepted again.
         retry_after_secs: u64,
     },
     /// The access token is missing, malformed, expired, of the wrong type, or its session

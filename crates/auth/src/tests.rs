@@ -11,7 +11,7 @@ pub(crate) fn config() -> AuthConfig {
         ("JWT_SECRET", "unit-test-secret-0123456789abcdef-xyz"),
         ("PUBLIC_BASE_URL", "https://shop.test"),
     ];
-    let url = format!("sqlite://{}", dir.join("unused-auth-unit.db").display());
+    let url = format!("sqlite:///{}", dir.join("unused-auth-unit.db").display());
     let settings = Settings::from_lookup(|name| {
         if name == "DATABASE_URL" {
             return Some(url.clone());

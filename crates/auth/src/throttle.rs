@@ -1,10 +1,12 @@
 //! Failed-signin throttling: per email (default 5 per 15 minutes) and per client address
-//! (default 20 per minute). Checked before any password hashing.
+//! (default 20 per minute), checked before any password hashing; and the per-address limit on
+//! requests that send mail (signup, resend-verification, forgot-password: default 10 per
+//! minute). Both live in the database, so every server process shares them.
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use emporium_db::Conn;
-use emporium_db::schema::login_failures;
+use emporium_db::schema::{login_failures, mail_requests};
 
 use crate::{AuthConfig, AuthError};
 
@@ -103,4 +105,53 @@ pub fn clear_email(conn: &mut Conn, email: &str) -> Result<(), AuthError> {
     )
     .execute(conn)?;
     Ok(())
+}
+
+/// The window of the per-address limit on requests that send mail.
+const MAIL_REQUEST_WINDOW: Duration = Duration::minutes(1);
+
+/// Counts a request that sends mail (signup, resend-verification, forgot-password) from
+/// `client`, or refuses it with `TooManyRequests` when the address already made
+/// `max_mail_requests_per_ip` of them in the last minute (refused requests are not counted,
+/// so a client that waits out `Retry-After` gets through). No limit without a client address
+/// or with the limit at 0.
+pub fn mail_request(
+    conn: &mut Conn,
+    config: &AuthConfig,
+    client: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), AuthError> {
+    let (Some(client), max) = (client, config.max_mail_requests_per_ip) else {
+        return Ok(());
+    };
+    if max == 0 {
+        return Ok(());
+    }
+    let since = (now - MAIL_REQUEST_WINDOW).naive_utc();
+    emporium_db::write_transaction(conn, |conn| {
+        diesel::delete(mail_requests::table.filter(mail_requests::requested_at.le(since)))
+            .execute(conn)?;
+        let recent: Vec<chrono::NaiveDateTime> = mail_requests::table
+            .filter(mail_requests::client.eq(client))
+            .filter(mail_requests::requested_at.gt(since))
+            .order(mail_requests::requested_at.desc())
+            .limit(i64::from(max))
+            .select(mail_requests::requested_at)
+            .load(conn)?;
+        if recent.len() >= max as usize
+            && let Some(oldest) = recent.last()
+        {
+            let wait = oldest.and_utc() + MAIL_REQUEST_WINDOW - now;
+            return Err(AuthError::TooManyRequests {
+                retry_after_secs: u64::try_from(wait.num_seconds()).unwrap_or(0).max(1) + 1,
+            });
+        }
+        diesel::insert_into(mail_requests::table)
+            .values((
+                mail_requests::client.eq(client),
+                mail_requests::requested_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
 }

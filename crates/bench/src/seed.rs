@@ -60,7 +60,7 @@ pub fn seed(
     let postgres = postgres.map(emporium_db::TestDb::postgres);
     let url = match &postgres {
         Some(db) => db.settings().url.clone(),
-        None => format!("sqlite://{}", dir.path().join("bench.db").display()),
+        None => format!("sqlite:///{}", dir.path().join("bench.db").display()),
     };
     let settings = settings(&url)?;
     let (pool, _) = emporium_db::connect(&settings.database)?;

@@ -51,6 +51,11 @@ pub struct Settings {
     pub login_max_failures_per_ip: u32,
     /// `TRUSTED_PROXIES`: proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// `MAIL_REQUESTS_MAX_PER_IP`: signup, resend-verification and forgot-password requests
+    /// (together) one client address may make per minute (0 = no limit).
+    pub mail_requests_max_per_ip: u32,
+    /// `METRICS_TOKEN`: when set, `GET /metrics` needs `Authorization: Bearer` with it.
+    pub metrics_token: Option<Secret>,
     /// Logging.
     pub log: LogSettings,
 }
@@ -83,11 +88,14 @@ pub enum DatabaseBackend {
 }
 
 impl DatabaseSettings {
-    /// What the start-up log and error messages call the database: the SQLite file, or the
-    /// PostgreSQL URL with any password masked.
+    /// What the start-up log and error messages call the database: the absolute path of the
+    /// SQLite file, or the PostgreSQL URL with any password masked.
     pub fn describe(&self) -> String {
         match self.backend {
-            DatabaseBackend::Sqlite => self.path.display().to_string(),
+            DatabaseBackend::Sqlite => std::path::absolute(&self.path)
+                .unwrap_or_else(|_| self.path.clone())
+                .display()
+                .to_string(),
             DatabaseBackend::Postgres => mask_password(&self.url),
         }
     }
@@ -254,6 +262,14 @@ pub struct MailSettings {
     /// `MAIL_POLL_INTERVAL_MS`: how often the worker looks for due messages when nothing
     /// wakes it.
     pub poll_interval_ms: u64,
+    /// `MAIL_MAX_PER_ADDRESS_15MIN`: verification or reset mails one address may get in any
+    /// 15 minutes, per kind (0 = no limit).
+    pub max_per_address_15min: u32,
+    /// `MAIL_MAX_PER_ADDRESS_DAY`: the same in any 24 hours (0 = no limit).
+    pub max_per_address_day: u32,
+    /// `MAIL_CA_FILE`: a PEM bundle trusted for the SMTP server's TLS certificate, in addition
+    /// to the system's roots (a private CA).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// How mail leaves the shop.
@@ -517,8 +533,28 @@ impl Settings {
         }
 
         let database = database_settings(&get)?;
-        let (secret, source) = resolve_jwt_secret(get("JWT_SECRET"), &database)?;
-        let access_ttl_secs = parse_var(&get, "ACCESS_TOKEN_TTL_SECS", 900, "a number of seconds")?;
+        // JWT_SECRET, or the FastAPI shop's name for it when JWT_SECRET is unset.
+        let configured = match get("JWT_SECRET") {
+            Some(secret) => Some(("JWT_SECRET", secret)),
+            None => get("SECRET_KEY").map(|secret| ("SECRET_KEY", secret)),
+        };
+        let (secret, source) = resolve_jwt_secret(configured, &database)?;
+        // ACCESS_TOKEN_EXPIRE_MINUTES is the FastAPI shop's name; ACCESS_TOKEN_TTL_SECS wins.
+        let access_ttl_secs = match (
+            get("ACCESS_TOKEN_TTL_SECS"),
+            get("ACCESS_TOKEN_EXPIRE_MINUTES"),
+        ) {
+            (None, Some(_)) => {
+                let minutes: u64 = parse_var(
+                    &get,
+                    "ACCESS_TOKEN_EXPIRE_MINUTES",
+                    15,
+                    "a number of minutes",
+                )?;
+                minutes.saturating_mul(60)
+            }
+            _ => parse_var(&get, "ACCESS_TOKEN_TTL_SECS", 900, "a number of seconds")?,
+        };
         let refresh_ttl_secs = parse_var(
             &get,
             "REFRESH_TOKEN_TTL_SECS",
@@ -624,6 +660,21 @@ impl Settings {
                     .map_err(|e| invalid("TRUSTED_PROXIES", e))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let mail_requests_max_per_ip = parse_var(
+            &get,
+            "MAIL_REQUESTS_MAX_PER_IP",
+            10,
+            "a count per minute (0 turns the limit off)",
+        )?;
+        let metrics_token = match get("METRICS_TOKEN") {
+            Some(token) if token.len() < 16 => {
+                return Err(invalid(
+                    "METRICS_TOKEN",
+                    "must be at least 16 characters (for example `openssl rand -hex 16`)",
+                ));
+            }
+            token => token.map(Secret),
+        };
 
         let format = match get("LOG_FORMAT")
             .as_deref()
@@ -662,6 +713,8 @@ impl Settings {
             login_max_failures_per_email,
             login_max_failures_per_ip,
             trusted_proxies,
+            mail_requests_max_per_ip,
+            metrics_token,
             log,
         })
     }
@@ -750,24 +803,7 @@ fn database_settings(
             pool_size,
         });
     }
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(&url);
-    if path.is_empty() || path == ":memory:" || path.starts_with("file:") || path.contains('?') {
-        return Err(invalid(
-            "DATABASE_URL",
-            format!(
-                "'{url}' must name a SQLite file, such as sqlite://emporium.db or /var/lib/emporium/shop.db"
-            ),
-        ));
-    }
-    if url.contains("://") && !url.starts_with("sqlite://") {
-        return Err(invalid(
-            "DATABASE_URL",
-            format!("'{url}' has an unknown scheme; use sqlite://PATH"),
-        ));
-    }
+    let path = sqlite_path(&url).map_err(|message| invalid("DATABASE_URL", message))?;
     let synchronous = match get("SQLITE_SYNCHRONOUS")
         .map(|v| v.to_ascii_uppercase())
         .as_deref()
@@ -785,7 +821,7 @@ fn database_settings(
     };
     Ok(DatabaseSettings {
         backend: DatabaseBackend::Sqlite,
-        path: PathBuf::from(path),
+        path,
         url,
         synchronous,
         busy_timeout_ms,
@@ -793,12 +829,58 @@ fn database_settings(
     })
 }
 
+/// The SQLite file a `DATABASE_URL` names, read as SQLAlchemy (the FastAPI shop) reads it:
+///
+/// - `sqlite:///relative/path` and `sqlite:///./x.db`: relative to the working directory;
+/// - `sqlite:////absolute/path`: absolute (the fourth slash starts the path);
+/// - `sqlite://x.db`, `sqlite:x.db` and a bare path: the path as written;
+/// - `file:x.db` and `file:///absolute/path`: the path of the URI.
+///
+/// An in-memory database is refused: every pooled connection would get its own empty one,
+/// and everything would be lost at exit.
+fn sqlite_path(url: &str) -> Result<PathBuf, String> {
+    let example = "name a file, such as sqlite:///emporium.db (relative) or \
+                   sqlite:////var/lib/emporium/shop.db (absolute)";
+    if url.ends_with(":memory:") || url.contains("mode=memory") {
+        return Err(format!(
+            "'{url}' is an in-memory database: each pooled connection would get its own empty \
+             one and everything would be lost at exit; {example}"
+        ));
+    }
+    let path = if let Some(rest) = url.strip_prefix("sqlite:///") {
+        rest
+    } else if let Some(rest) = url.strip_prefix("sqlite://") {
+        rest
+    } else if let Some(rest) = url.strip_prefix("file://") {
+        rest
+    } else if let Some(rest) = url.strip_prefix("file:") {
+        rest
+    } else if let Some(rest) = url.strip_prefix("sqlite:") {
+        rest
+    } else if url.contains("://") {
+        return Err(format!(
+            "'{url}' has an unknown scheme; use sqlite:///PATH or postgres://…"
+        ));
+    } else {
+        url
+    };
+    if path.is_empty() {
+        return Err(format!("'{url}' names no file; {example}"));
+    }
+    if path.contains('?') {
+        return Err(format!(
+            "'{url}' has URL options, which are not supported; {example}"
+        ));
+    }
+    Ok(PathBuf::from(path))
+}
+
 fn mail_settings(get: &impl Fn(&str) -> Option<String>) -> Result<MailSettings, SettingsError> {
     let backend = match get("EMAIL_BACKEND")
         .map(|v| v.to_ascii_lowercase())
         .as_deref()
     {
-        None | Some("log") => EmailBackend::Log,
+        None | Some("log" | "console") => EmailBackend::Log,
         Some("mailpit") => EmailBackend::Mailpit,
         Some("gmail") => EmailBackend::Gmail,
         Some("smtp") => EmailBackend::Smtp,
@@ -824,7 +906,8 @@ fn mail_settings(get: &impl Fn(&str) -> Option<String>) -> Result<MailSettings, 
             ));
         }
     };
-    let host = match (get("MAIL_HOST"), backend) {
+    // MAIL_SERVER is the FastAPI shop's (fastapi-mail's) name; MAIL_HOST wins.
+    let host = match (get("MAIL_HOST").or_else(|| get("MAIL_SERVER")), backend) {
         (Some(host), _) => host,
         (None, EmailBackend::Gmail) => "smtp.gmail.com".into(),
         (None, EmailBackend::Smtp) => {
@@ -889,6 +972,30 @@ fn mail_settings(get: &impl Fn(&str) -> Option<String>) -> Result<MailSettings, 
     if poll_interval_ms == 0 {
         return Err(invalid("MAIL_POLL_INTERVAL_MS", "must be at least 1"));
     }
+    let max_per_address_15min = parse_var(
+        get,
+        "MAIL_MAX_PER_ADDRESS_15MIN",
+        3,
+        "a count (0 turns the limit off)",
+    )?;
+    let max_per_address_day = parse_var(
+        get,
+        "MAIL_MAX_PER_ADDRESS_DAY",
+        10,
+        "a count (0 turns the limit off)",
+    )?;
+    let ca_file = get("MAIL_CA_FILE").map(PathBuf::from);
+    if let Some(path) = &ca_file
+        && !path.is_file()
+    {
+        return Err(invalid(
+            "MAIL_CA_FILE",
+            format!(
+                "{} is not a readable file (a PEM bundle of CA certificates)",
+                path.display()
+            ),
+        ));
+    }
     Ok(MailSettings {
         backend,
         host,
@@ -901,6 +1008,9 @@ fn mail_settings(get: &impl Fn(&str) -> Option<String>) -> Result<MailSettings, 
         max_attempts,
         retry_base_ms,
         poll_interval_ms,
+        max_per_address_15min,
+        max_per_address_day,
+        ca_file,
     })
 }
 
@@ -915,11 +1025,20 @@ pub fn jwt_secret_path(database: &Path) -> PathBuf {
 }
 
 fn resolve_jwt_secret(
-    configured: Option<String>,
+    configured: Option<(&'static str, String)>,
     database: &DatabaseSettings,
 ) -> Result<(Secret, SecretSource), SettingsError> {
-    if let Some(secret) = configured {
-        check_jwt_secret(&secret).map_err(|m| invalid("JWT_SECRET", m))?;
+    if let Some((variable, secret)) = configured {
+        check_jwt_secret(&secret).map_err(|m| match variable {
+            "SECRET_KEY" => invalid(
+                variable,
+                format!(
+                    "(read as the token signing key because JWT_SECRET is unset) {m}; \
+                     or set JWT_SECRET, which wins"
+                ),
+            ),
+            _ => invalid(variable, m),
+        })?;
         return Ok((Secret(secret), SecretSource::Environment));
     }
     if database.backend == DatabaseBackend::Postgres {
@@ -982,7 +1101,7 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         map.entry("DATABASE_URL".into())
-            .or_insert_with(|| format!("sqlite://{}", dir.join("shop.db").display()));
+            .or_insert_with(|| format!("sqlite:///{}", dir.join("shop.db").display()));
         Settings::from_lookup(|name| map.get(name).cloned())
     }
 
@@ -1013,14 +1132,123 @@ mod tests {
     fn default_database_url_is_a_local_file() {
         let s = database_settings(&|_: &str| None).unwrap();
         assert_eq!(s.path, PathBuf::from("emporium.db"));
-        for url in [
-            "/tmp/x/shop.db",
-            "sqlite:///tmp/x/shop.db",
-            "sqlite:/tmp/x/shop.db",
-        ] {
+        // SQLAlchemy's rule (the FastAPI shop's .env): three slashes and a relative path, four
+        // and an absolute one; the other forms as written.
+        let cases = [
+            ("sqlite:///./db.sqlite3", "./db.sqlite3"),
+            ("sqlite:///data/shop.db", "data/shop.db"),
+            ("sqlite:////tmp/x/shop.db", "/tmp/x/shop.db"),
+            ("sqlite://shop.db", "shop.db"),
+            ("sqlite:shop.db", "shop.db"),
+            ("sqlite:/tmp/x/shop.db", "/tmp/x/shop.db"),
+            ("/tmp/x/shop.db", "/tmp/x/shop.db"),
+            ("shop.db", "shop.db"),
+            ("file:shop.db", "shop.db"),
+            ("file:///tmp/x/shop.db", "/tmp/x/shop.db"),
+        ];
+        for (url, path) in cases {
             let s = database_settings(&|name: &str| (name == "DATABASE_URL").then(|| url.into()))
                 .unwrap();
-            assert_eq!(s.path, PathBuf::from("/tmp/x/shop.db"), "{url}");
+            assert_eq!(s.path, PathBuf::from(path), "{url}");
+        }
+        for url in [
+            "sqlite::memory:",
+            ":memory:",
+            "file::memory:?cache=shared",
+            "sqlite://",
+        ] {
+            let error =
+                database_settings(&|name: &str| (name == "DATABASE_URL").then(|| url.into()))
+                    .unwrap_err();
+            assert_eq!(error.variable(), Some("DATABASE_URL"), "{url}");
+        }
+        let memory = database_settings(&|name: &str| {
+            (name == "DATABASE_URL").then(|| "sqlite::memory:".into())
+        })
+        .unwrap_err();
+        assert!(memory.to_string().contains("in-memory"), "{memory}");
+    }
+
+    #[test]
+    fn secret_key_is_read_when_jwt_secret_is_unset() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a6978";
+        let s = with(dir.path(), &[("SECRET_KEY", good)]).unwrap();
+        assert_eq!(s.jwt.secret.expose(), good);
+        assert_eq!(s.jwt.source, SecretSource::Environment);
+        let other = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718";
+        let s = with(dir.path(), &[("SECRET_KEY", good), ("JWT_SECRET", other)]).unwrap();
+        assert_eq!(s.jwt.secret.expose(), other, "JWT_SECRET wins");
+        let error = with(dir.path(), &[("SECRET_KEY", "your-secret")]).unwrap_err();
+        assert_eq!(error.variable(), Some("SECRET_KEY"));
+        assert!(error.to_string().contains("placeholder"), "{error}");
+        // The FastAPI shop's other names: minutes for the access token, MAIL_SERVER.
+        let s = with(
+            dir.path(),
+            &[
+                ("SECRET_KEY", good),
+                ("ACCESS_TOKEN_EXPIRE_MINUTES", "30"),
+                ("EMAIL_BACKEND", "smtp"),
+                ("MAIL_SERVER", "smtp.old-shop.example"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.jwt.access_ttl_secs, 1800);
+        assert_eq!(s.mail.host, "smtp.old-shop.example");
+        // A good JWT_SECRET makes a placeholder SECRET_KEY irrelevant.
+        assert!(
+            with(
+                dir.path(),
+                &[("SECRET_KEY", "your-secret"), ("JWT_SECRET", other)]
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn mail_limits_ca_file_and_metrics_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = with(dir.path(), &[]).unwrap();
+        assert_eq!(
+            (s.mail.max_per_address_15min, s.mail.max_per_address_day),
+            (3, 10)
+        );
+        assert_eq!(s.mail_requests_max_per_ip, 10);
+        assert!(s.mail.ca_file.is_none() && s.metrics_token.is_none());
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let s = with(
+            dir.path(),
+            &[
+                ("MAIL_MAX_PER_ADDRESS_15MIN", "0"),
+                ("MAIL_MAX_PER_ADDRESS_DAY", "4"),
+                ("MAIL_REQUESTS_MAX_PER_IP", "0"),
+                ("MAIL_CA_FILE", ca.to_str().unwrap()),
+                ("METRICS_TOKEN", "scrape-token-0123456789"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            (s.mail.max_per_address_15min, s.mail.max_per_address_day),
+            (0, 4)
+        );
+        assert_eq!(s.mail_requests_max_per_ip, 0);
+        assert_eq!(s.mail.ca_file.as_deref(), Some(ca.as_path()));
+        assert_eq!(
+            s.metrics_token.as_ref().map(Secret::expose),
+            Some("scrape-token-0123456789")
+        );
+        let missing = dir.path().join("missing.pem");
+        for (name, value) in [
+            ("MAIL_CA_FILE", missing.to_str().unwrap()),
+            ("METRICS_TOKEN", "short"),
+            ("MAIL_REQUESTS_MAX_PER_IP", "many"),
+        ] {
+            assert_eq!(
+                error_variable(with(dir.path(), &[(name, value)])),
+                name,
+                "{name}={value}"
+            );
         }
     }
 
@@ -1223,7 +1451,7 @@ mod tests {
     fn env_example_documents_every_variable() {
         let example = include_str!("../../../.env.example");
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("shop.db").display());
+        let url = format!("sqlite:///{}", dir.path().join("shop.db").display());
         let asked = std::cell::RefCell::new(Vec::new());
         Settings::from_lookup(|name| {
             asked.borrow_mut().push(name.to_string());

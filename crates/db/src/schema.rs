@@ -50,6 +50,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    mail_requests (id) {
+        id -> Integer,
+        client -> Text,
+        requested_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mail_suppressions (kind) {
+        kind -> Text,
+        suppressed -> BigInt,
+    }
+}
+
+diesel::table! {
     order_items (id) {
         id -> Integer,
         order_id -> Integer,
@@ -160,6 +175,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_tokens,
     idempotency_keys,
     login_failures,
+    mail_requests,
+    mail_suppressions,
     order_items,
     orders,
     outbox,

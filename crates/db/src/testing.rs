@@ -69,7 +69,7 @@ impl TestDb {
             .expect("temp dir");
         let path = dir.path().join("emporium.db");
         let settings = DatabaseSettings {
-            url: format!("sqlite://{}", path.display()),
+            url: format!("sqlite:///{}", path.display()),
             backend: DatabaseBackend::Sqlite,
             path,
             // Tests do not survive power loss anyway; NORMAL keeps them quick.

@@ -6,11 +6,13 @@
 //! the outbox in the background through a [`Mailer`] (the log, or SMTP: Mailpit, Gmail, any
 //! server), retrying failures with exponential backoff, so no request ever waits for SMTP.
 
+pub mod limits;
 pub mod outbox;
 pub mod templates;
 pub mod transport;
 pub mod worker;
 
+pub use limits::MailLimits;
 pub use outbox::{MessageKind, OutgoingMail, enqueue};
 pub use templates::Content;
 pub use transport::{MailError, Mailer};

@@ -332,7 +332,7 @@ pub fn mark_failed_attempt(
 }
 
 /// Messages by delivery state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutboxCounts {
     /// Waiting for delivery.
     pub pending: i64,
@@ -340,6 +340,8 @@ pub struct OutboxCounts {
     pub sent: i64,
     /// Given up.
     pub failed: i64,
+    /// Not queued because the address reached its limit, per kind (all servers).
+    pub suppressed: Vec<(String, i64)>,
 }
 
 /// Counts messages by delivery state.
@@ -356,6 +358,7 @@ pub fn counts(conn: &mut Conn) -> Result<OutboxCounts, diesel::result::Error> {
             Status::Failed => counts.failed += n,
         }
     }
+    counts.suppressed = crate::limits::suppressed(conn)?;
     Ok(counts)
 }
 

@@ -33,6 +33,9 @@ fn smtp_settings(port: u16) -> MailSettings {
         max_attempts: 10,
         retry_base_ms: 50,
         poll_interval_ms: 100,
+        max_per_address_15min: 0,
+        max_per_address_day: 0,
+        ca_file: None,
     }
 }
 
@@ -368,8 +371,12 @@ fn submission_settings(port: u16, password: &str, tls: MailTls) -> MailSettings 
 }
 
 async fn deliver_one(settings: &MailSettings, roots: &[Vec<u8>], to: &str) -> TestDb {
-    let db = TestDb::new();
     let mailer = Mailer::from_settings_with_roots(settings, roots).unwrap();
+    deliver_with(mailer, settings, to).await
+}
+
+async fn deliver_with(mailer: Mailer, settings: &MailSettings, to: &str) -> TestDb {
+    let db = TestDb::new();
     let worker = worker::spawn(db.pool().clone(), Arc::new(mailer), fast(settings));
     write_transaction(&mut db.conn(), |conn| {
         outbox::enqueue(conn, &verification_mail(to), Utc::now())
@@ -448,4 +455,59 @@ async fn an_untrusted_certificate_is_refused() {
     let entry = &outbox::all(&mut db.conn()).unwrap()[0];
     assert_eq!(entry.status(), Status::Pending);
     assert!(server.received.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn mail_ca_file_makes_a_private_ca_trusted_and_without_it_the_server_is_refused() {
+    let server = crate::strict_smtp::start("shop@emporium.test", "app-password-123").await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("private-ca.pem");
+    // A bundle: an unrelated certificate first, then the server's own (its CA).
+    let other = rcgen::generate_simple_self_signed(vec!["other.test".into()]).unwrap();
+    std::fs::write(
+        &ca_file,
+        format!("{}\n{}", other.cert.pem(), server.certificate_pem),
+    )
+    .unwrap();
+
+    let trusted = MailSettings {
+        ca_file: Some(ca_file),
+        ..submission_settings(server.port, "app-password-123", MailTls::StartTls)
+    };
+    let db = deliver_with(
+        Mailer::from_settings(&trusted).unwrap(),
+        &trusted,
+        "a@example.com",
+    )
+    .await;
+    let entry = &outbox::all(&mut db.conn()).unwrap()[0];
+    assert_eq!(entry.status(), Status::Sent, "{:?}", entry.last_error);
+
+    let untrusted = submission_settings(server.port, "app-password-123", MailTls::StartTls);
+    let db = deliver_with(
+        Mailer::from_settings(&untrusted).unwrap(),
+        &untrusted,
+        "b@example.com",
+    )
+    .await;
+    let entry = &outbox::all(&mut db.conn()).unwrap()[0];
+    assert_eq!(
+        entry.status(),
+        Status::Pending,
+        "not sent to an untrusted server"
+    );
+    assert!(entry.last_error.is_some());
+    assert_eq!(
+        server.received.lock().unwrap().len(),
+        1,
+        "only the trusted attempt arrived"
+    );
+
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "no certificates here").unwrap();
+    let broken = MailSettings {
+        ca_file: Some(empty),
+        ..untrusted
+    };
+    assert!(Mailer::from_settings(&broken).is_err());
 }

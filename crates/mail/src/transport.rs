@@ -40,14 +40,48 @@ pub enum Mailer {
     },
 }
 
+/// Every `-----BEGIN CERTIFICATE-----` block of a PEM bundle, each as its own PEM.
+fn pem_certificates(bundle: &str) -> Vec<Vec<u8>> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut certificates = Vec::new();
+    let mut rest = bundle;
+    while let Some(start) = rest.find(BEGIN) {
+        let Some(length) = rest[start..].find(END) else {
+            break;
+        };
+        let end = start + length + END.len();
+        certificates.push(format!("{}\n", &rest[start..end]).into_bytes());
+        rest = &rest[end..];
+    }
+    certificates
+}
+
 /// How long one SMTP exchange may take before the attempt counts as failed.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Mailer {
-    /// The mailer `settings` describe. Must be called inside a Tokio runtime (the SMTP
+    /// The mailer `settings` describe, trusting the certificates of `MAIL_CA_FILE` (if set)
+    /// besides the system's roots. Must be called inside a Tokio runtime (the SMTP
     /// transport's pool lives there).
     pub fn from_settings(settings: &MailSettings) -> Result<Mailer, MailError> {
-        Mailer::from_settings_with_roots(settings, &[])
+        let roots = match &settings.ca_file {
+            Some(path) => {
+                let bundle = std::fs::read_to_string(path).map_err(|e| {
+                    MailError::Config(format!("MAIL_CA_FILE {}: {e}", path.display()))
+                })?;
+                let roots = pem_certificates(&bundle);
+                if roots.is_empty() {
+                    return Err(MailError::Config(format!(
+                        "MAIL_CA_FILE {}: no PEM certificate in it",
+                        path.display()
+                    )));
+                }
+                roots
+            }
+            None => Vec::new(),
+        };
+        Mailer::from_settings_with_roots(settings, &roots)
     }
 
     /// Like [`Mailer::from_settings`], also trusting the given PEM root certificates for TLS

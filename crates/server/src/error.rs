@@ -315,6 +315,14 @@ impl From<emporium_auth::AuthError> for ApiError {
                 format!("Too many failed signins. Try again in {retry_after_secs} seconds."),
             )
             .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_secs)),
+            E::TooManyRequests { retry_after_secs } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                format!(
+                    "Too many requests from this address. Try again in {retry_after_secs} seconds."
+                ),
+            )
+            .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_secs)),
             E::InvalidAccessToken => bearer(
                 ApiError::new(
                     StatusCode::UNAUTHORIZED,

@@ -106,8 +106,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 
 fn migrate(settings: &Settings) -> anyhow::Result<()> {
     let (_, applied) = emporium_db::connect(&settings.database)?;
+    tracing::info!(database = %settings.database.describe(), "opened the database");
     if applied.is_empty() {
-        tracing::info!(database = %settings.database.describe(), "the database is up to date");
+        tracing::info!("the database is up to date");
     }
     for migration in applied {
         tracing::info!(%migration, "applied migration");

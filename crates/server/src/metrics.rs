@@ -2,7 +2,7 @@
 //! (actix-web-prom), plus database-pool and outbox gauges read at scrape time.
 
 use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
-use prometheus::{Encoder, IntGauge, Registry, TextEncoder};
+use prometheus::{Encoder, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// Latency buckets in seconds, fine enough for sub-millisecond reads.
 const BUCKETS: &[f64] = &[
@@ -19,6 +19,7 @@ pub struct Metrics {
     pool_idle: IntGauge,
     outbox_pending: IntGauge,
     outbox_failed: IntGauge,
+    mail_suppressed: IntGaugeVec,
 }
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> anyhow::Result<IntGauge> {
@@ -60,6 +61,18 @@ impl Metrics {
                 "emporium_outbox_failed",
                 "Emails given up on after the last attempt",
             )?,
+            mail_suppressed: {
+                let vec = IntGaugeVec::new(
+                    Opts::new(
+                        "emporium_mail_suppressed",
+                        "Verification and password-reset emails not sent because the address \
+                         had reached its limit (MAIL_MAX_PER_ADDRESS_*), by kind, all servers",
+                    ),
+                    &["kind"],
+                )?;
+                registry.register(Box::new(vec.clone()))?;
+                vec
+            },
             registry,
             middleware,
         })
@@ -80,6 +93,11 @@ impl Metrics {
         self.pool_idle.set(i64::from(pool.idle_connections));
         self.outbox_pending.set(outbox.pending);
         self.outbox_failed.set(outbox.failed);
+        for (kind, n) in &outbox.suppressed {
+            self.mail_suppressed
+                .with_label_values(&[kind.as_str()])
+                .set(*n);
+        }
         let mut buffer = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
         Ok(String::from_utf8(buffer)?)

@@ -235,6 +235,9 @@ fn bad_configuration_stops_start_up_naming_the_variable() {
         (&[("PORT", "eighty")], "PORT"),
         (&[("EMAIL_BACKEND", "carrier-pigeon")], "EMAIL_BACKEND"),
         (&[("DATABASE_URL", ":memory:")], "DATABASE_URL"),
+        (&[("DATABASE_URL", "sqlite::memory:")], "DATABASE_URL"),
+        // The FastAPI shop's .env, as it is documented there.
+        (&[("SECRET_KEY", "your-secret")], "SECRET_KEY"),
         (&[("RUST_LOG", "emporium=loud")], "RUST_LOG"),
     ];
     for (vars, variable) in cases {
@@ -256,7 +259,7 @@ fn bad_configuration_stops_start_up_naming_the_variable() {
 fn migrate_creates_and_migrates_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("data/shop.db");
-    let url = format!("sqlite://{}", database.display());
+    let url = format!("sqlite:///{}", database.display());
     let output = emporium(dir.path(), &[("DATABASE_URL", &url)])
         .arg("migrate")
         .output()
@@ -267,6 +270,39 @@ fn migrate_creates_and_migrates_the_database() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(database.exists());
+}
+
+#[test]
+fn every_database_url_form_opens_the_file_it_should() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let absolute = root.join("abs/shop.db");
+    let forms: Vec<(String, std::path::PathBuf)> = vec![
+        // The FastAPI shop's form (SQLAlchemy): three slashes, then a relative path.
+        ("sqlite:///./db.sqlite3".into(), root.join("db.sqlite3")),
+        ("sqlite:///data/rel.db".into(), root.join("data/rel.db")),
+        // Four slashes: an absolute path.
+        (
+            format!("sqlite:///{}", absolute.display()),
+            absolute.clone(),
+        ),
+        ("sqlite://plain.db".into(), root.join("plain.db")),
+        ("bare.db".into(), root.join("bare.db")),
+        ("file:uri.db".into(), root.join("uri.db")),
+    ];
+    for (url, file) in forms {
+        let output = emporium(&root, &[("DATABASE_URL", &url)])
+            .arg("migrate")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{url}: {stderr}");
+        assert!(file.is_file(), "{url} should open {}", file.display());
+        assert!(
+            stderr.contains(&format!("database={}", file.display())),
+            "{url}: the log names the absolute path: {stderr}"
+        );
+    }
 }
 
 #[test]

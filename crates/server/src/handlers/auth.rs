@@ -3,7 +3,7 @@
 use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, web};
 use emporium_auth::accounts::{self, Signup};
-use emporium_auth::{SignupRequest, sessions};
+use emporium_auth::{SignupRequest, sessions, throttle};
 use emporium_core::ValidationErrors;
 use emporium_core::time::now;
 use serde::Deserialize;
@@ -20,16 +20,29 @@ fn accepted(detail: &str) -> HttpResponse {
     HttpResponse::Accepted().json(json!({ "detail": detail }))
 }
 
+/// The per-client-address limit on requests that send mail (signup, resend-verification,
+/// forgot-password together): counted in the database, so every server shares it; 429 with
+/// `Retry-After` past it.
+async fn mail_request_allowed(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    let ip = client_ip(req, &state.settings.trusted_proxies);
+    let auth = state.auth.clone();
+    state
+        .db(move |conn| throttle::mail_request(conn, &auth, ip.as_deref(), now()))
+        .await
+}
+
 fn required(errors: &mut ValidationErrors, field: &str, value: Option<String>) -> Option<String> {
     errors.check(field, value.filter(|v| !v.is_empty()).ok_or("is required"))
 }
 
 /// `POST /auth/signup`.
-#[utoipa::path(post, path = "/auth/signup", tag = "auth", operation_id = "signup", request_body = crate::openapi::SignupBody, responses((status = 201, description = "The new, unverified account; a verification email is queued", body = emporium_auth::User), (status = 409, description = "`email_taken`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/auth/signup", tag = "auth", operation_id = "signup", request_body = crate::openapi::SignupBody, responses((status = 201, description = "The new, unverified account; a verification email is queued", body = emporium_auth::User), (status = 409, description = "`email_taken`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 429, description = "`too_many_requests`: this client address made too many signup, resend-verification and forgot-password requests in the last minute (`MAIL_REQUESTS_MAX_PER_IP`)", body = crate::openapi::ProblemDoc, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until such a request is accepted again")))))]
 pub async fn signup(
+    req: HttpRequest,
     state: web::Data<AppState>,
     ApiJson(request): ApiJson<SignupRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    mail_request_allowed(&req, &state).await?;
     let signup = Signup::try_from(request)?;
     let auth = state.auth.clone();
     let user = state
@@ -96,11 +109,13 @@ impl EmailInput {
 }
 
 /// `POST /auth/resend-verification`.
-#[utoipa::path(post, path = "/auth/resend-verification", tag = "auth", operation_id = "resend_verification", request_body = crate::openapi::EmailBody, responses((status = 202, description = "The same answer whether or not an unverified account uses this email", body = crate::openapi::Detail)))]
+#[utoipa::path(post, path = "/auth/resend-verification", tag = "auth", operation_id = "resend_verification", request_body = crate::openapi::EmailBody, responses((status = 202, description = "The same answer whether or not an unverified account uses this email", body = crate::openapi::Detail), (status = 429, description = "`too_many_requests`: this client address made too many signup, resend-verification and forgot-password requests in the last minute (`MAIL_REQUESTS_MAX_PER_IP`)", body = crate::openapi::ProblemDoc, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until such a request is accepted again")))))]
 pub async fn resend_verification(
+    req: HttpRequest,
     state: web::Data<AppState>,
     ApiJson(input): ApiJson<EmailInput>,
 ) -> Result<HttpResponse, ApiError> {
+    mail_request_allowed(&req, &state).await?;
     let email = input.email()?;
     let auth = state.auth.clone();
     state
@@ -204,11 +219,13 @@ pub async fn logout(
 }
 
 /// `POST /auth/forgot-password`.
-#[utoipa::path(post, path = "/auth/forgot-password", tag = "auth", operation_id = "forgot_password", request_body = crate::openapi::EmailBody, responses((status = 202, description = "The same answer whether or not the account exists; earlier reset links stop working", body = crate::openapi::Detail)))]
+#[utoipa::path(post, path = "/auth/forgot-password", tag = "auth", operation_id = "forgot_password", request_body = crate::openapi::EmailBody, responses((status = 202, description = "The same answer whether or not the account exists; earlier reset links stop working", body = crate::openapi::Detail), (status = 429, description = "`too_many_requests`: this client address made too many signup, resend-verification and forgot-password requests in the last minute (`MAIL_REQUESTS_MAX_PER_IP`)", body = crate::openapi::ProblemDoc, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until such a request is accepted again")))))]
 pub async fn forgot_password(
+    req: HttpRequest,
     state: web::Data<AppState>,
     ApiJson(input): ApiJson<EmailInput>,
 ) -> Result<HttpResponse, ApiError> {
+    mail_request_allowed(&req, &state).await?;
     let email = input.email()?;
     let auth = state.auth.clone();
     state

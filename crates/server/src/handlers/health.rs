@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use crate::error::ApiError;
@@ -37,9 +39,45 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
     }
 }
 
-/// `GET /metrics`: Prometheus text format.
-#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics", responses((status = 200, description = "Prometheus text format: request counts and latency by route pattern and status; pool and outbox gauges", body = String, content_type = "text/plain")))]
-pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+/// Whether the request carries `Authorization: Bearer <token>`, compared in constant time
+/// (over SHA-256 digests, so neither the content nor the length of the token leaks through
+/// timing).
+fn carries_token(req: &HttpRequest, token: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let (a, b) = (
+        Sha256::digest(presented.as_bytes()),
+        Sha256::digest(token.as_bytes()),
+    );
+    let difference = a
+        .iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    difference == 0 && !presented.is_empty()
+}
+
+/// `GET /metrics`: Prometheus text format; with `METRICS_TOKEN` set, only for requests that
+/// carry it as a bearer token.
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics", responses((status = 200, description = "Prometheus text format: request counts and latency by route pattern and status; pool and outbox gauges; suppressed mails by kind", body = String, content_type = "text/plain"), (status = 401, description = "`unauthorized`: `METRICS_TOKEN` is set and the request does not carry it as `Authorization: Bearer <token>`", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
+pub async fn metrics(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(token) = &state.settings.metrics_token
+        && !carries_token(&req, token.expose())
+    {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "The metrics need the bearer token set in METRICS_TOKEN.",
+        )
+        .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+    }
     let outbox = state.db(emporium_mail::outbox::counts).await?;
     let body = state
         .metrics
