@@ -48,12 +48,24 @@ async fn explode() -> HttpResponse {
     panic!("handler bug")
 }
 
+/// Database work that takes a while: holds a database thread for 800 ms.
+async fn slow(state: web::Data<emporium_server::AppState>) -> Result<HttpResponse, ApiError> {
+    state
+        .db(|_conn| {
+            std::thread::sleep(std::time::Duration::from_millis(800));
+            Ok::<_, ApiError>(())
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"done": true})))
+}
+
 fn probes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/probe/echo").route(web::post().to(echo)))
         .service(web::resource("/probe/paged").route(web::get().to(paged)))
         .service(web::resource("/probe/items/{id}").route(web::get().to(item)))
         .service(web::resource("/probe/boom").route(web::get().to(boom)))
-        .service(web::resource("/probe/panic").route(web::get().to(explode)));
+        .service(web::resource("/probe/panic").route(web::get().to(explode)))
+        .service(web::resource("/probe/slow").route(web::get().to(slow)));
 }
 
 async fn app() -> TestApp {
@@ -263,4 +275,28 @@ async fn a_panicking_handler_is_a_500_problem_and_the_server_survives() {
     let id = response.header("x-request-id").unwrap();
     assert!(body["detail"].as_str().unwrap().contains(&id));
     assert_eq!(app.get("/health").await.status, 200);
+}
+
+#[actix_web::test]
+async fn a_full_database_queue_is_a_503_busy_at_once() {
+    // One database thread and room for one waiting job.
+    let app = TestApp::spawn_with(&[("DB_POOL_SIZE", "1"), ("DB_QUEUE_MAX", "1")], probes).await;
+    let running = app.get("/probe/slow");
+    let (first, (second, third)) = futures_util::future::join(running, async {
+        // Let the first take the thread, then two more: one waits, one finds the queue full.
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
+        futures_util::future::join(app.get("/probe/slow"), async {
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+            app.get("/probe/slow").await
+        })
+        .await
+    })
+    .await;
+    assert_eq!(first.status, 200);
+    assert_eq!(second.status, 200, "the waiting one runs in its turn");
+    // Refused, not queued behind the others (a queued one would have answered 200).
+    third.assert_problem(503, "busy");
+    assert_eq!(third.header("retry-after").as_deref(), Some("1"));
+    // And the shop serves again once the queue drains.
+    assert_eq!(app.get("/products").await.status, 200);
 }

@@ -56,6 +56,9 @@ pub struct Settings {
     pub mail_requests_max_per_ip: u32,
     /// `METRICS_TOKEN`: when set, `GET /metrics` needs `Authorization: Bearer` with it.
     pub metrics_token: Option<Secret>,
+    /// `DB_QUEUE_MAX`: requests' database work that may wait for a database thread (there
+    /// are `DB_POOL_SIZE` threads); past it a request is answered 503 `busy`.
+    pub db_queue_max: usize,
     /// Logging.
     pub log: LogSettings,
 }
@@ -666,6 +669,10 @@ impl Settings {
             10,
             "a count per minute (0 turns the limit off)",
         )?;
+        let db_queue_max: usize = parse_var(&get, "DB_QUEUE_MAX", 1_000, "a number of requests")?;
+        if db_queue_max == 0 {
+            return Err(invalid("DB_QUEUE_MAX", "must be at least 1"));
+        }
         let metrics_token = match get("METRICS_TOKEN") {
             Some(token) if token.len() < 16 => {
                 return Err(invalid(
@@ -715,6 +722,7 @@ impl Settings {
             trusted_proxies,
             mail_requests_max_per_ip,
             metrics_token,
+            db_queue_max,
             log,
         })
     }

@@ -622,7 +622,9 @@ fn finish_operation(path: &str, operation: &mut Operation) {
         add(
             operation,
             "503",
-            "`unavailable`: the database is busy or unreachable; retry shortly.",
+            "`busy`: too many requests are waiting for the database (`DB_QUEUE_MAX`); \
+             `unavailable`: the database is unreachable or a write kept conflicting with \
+             concurrent ones. Nothing was changed; retry after `Retry-After` seconds.",
         );
     }
     add(

@@ -73,6 +73,10 @@ impl Application {
         bootstrap_admin(&settings, &auth, &pool)?;
 
         let hash_concurrency = settings.password_hash_concurrency;
+        let db_threads = crate::state::DbThreads::new(
+            settings.database.pool_size as usize,
+            settings.db_queue_max,
+        )?;
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             settings: Arc::new(settings),
@@ -81,6 +85,7 @@ impl Application {
             metrics: Metrics::new()?,
             hashing: Arc::new(crate::state::HashPool::new(hash_concurrency)?),
             catalog_cache: Arc::new(emporium_catalog::ListingCache::default()),
+            db_threads: Arc::new(db_threads),
         });
         let settings = Arc::clone(&state.settings);
         let mut server = HttpServer::new(move || {

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use actix_web::web;
 use emporium_auth::AuthConfig;
 use emporium_core::Settings;
 use emporium_db::{Conn, Pool};
@@ -28,12 +27,99 @@ pub struct AppState {
     pub hashing: Arc<HashPool>,
     /// Listing totals and ranked search results for the current catalog version.
     pub catalog_cache: Arc<emporium_catalog::ListingCache>,
+    /// The threads that run database work (`DB_POOL_SIZE` of them, `DB_QUEUE_MAX` waiting).
+    pub db_threads: Arc<DbThreads>,
 }
 
 /// How long a request waits for its turn to hash a password before it gives up with 503.
 const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 type Job = Box<dyn FnOnce() + Send>;
+
+/// Starts `threads` threads that take jobs from `queue` one at a time, in order, until every
+/// sender is gone. A panicking job does not take its thread with it.
+fn spawn_threads(
+    name: &str,
+    threads: usize,
+    queue: std::sync::mpsc::Receiver<Job>,
+) -> std::io::Result<()> {
+    let queue = Arc::new(std::sync::Mutex::new(queue));
+    for n in 0..threads {
+        let queue = Arc::clone(&queue);
+        std::thread::Builder::new()
+            .name(format!("{name}-{n}"))
+            .spawn(move || {
+                loop {
+                    let job = match queue.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(poisoned) => poisoned.into_inner().recv(),
+                    };
+                    match job {
+                        Ok(job) => {
+                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                        }
+                        // The app is gone.
+                        Err(_) => return,
+                    }
+                }
+            })?;
+    }
+    Ok(())
+}
+
+/// The threads that run database work: as many as the pool has connections, fed from one
+/// bounded FIFO queue.
+///
+/// A request's database work waits its turn in order, and the number of threads blocked on
+/// the database never exceeds the connections there are (each thread also keeps a malloc
+/// arena: piles of blocked threads are what made the server's memory grow under write
+/// load). When the queue is full the request is answered at once with 503 `busy` and
+/// `Retry-After`, instead of joining an ever longer wait.
+pub struct DbThreads {
+    jobs: std::sync::mpsc::SyncSender<Job>,
+}
+
+impl DbThreads {
+    /// Starts `threads` threads with room for `queue` waiting jobs.
+    pub fn new(threads: usize, queue: usize) -> std::io::Result<DbThreads> {
+        let (jobs, receiver) = std::sync::mpsc::sync_channel::<Job>(queue);
+        spawn_threads("emporium-db", threads, receiver)?;
+        Ok(DbThreads { jobs })
+    }
+
+    /// Runs `f` on a database thread in its turn; 503 `busy` when the queue is full.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(f());
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(std::sync::mpsc::TrySendError::Full(_)) => {
+                tracing::warn!("database queue full; answered 503 busy");
+                return Err(ApiError::unavailable(
+                    "The shop is very busy right now; nothing was done. Retry shortly.",
+                )
+                .with_code("busy")
+                .with_header(
+                    actix_web::http::header::RETRY_AFTER,
+                    actix_web::http::header::HeaderValue::from(1u32),
+                ));
+            }
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
+                return Err(ApiError::internal(anyhow::anyhow!(
+                    "the database threads are gone"
+                )));
+            }
+        }
+        result
+            .await
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("a database task panicked")))
+    }
+}
 
 /// A few dedicated threads for work that hashes passwords.
 ///
@@ -50,28 +136,7 @@ impl HashPool {
     /// Starts `threads` hashing threads.
     pub fn new(threads: usize) -> std::io::Result<HashPool> {
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
-        let queue = Arc::new(std::sync::Mutex::new(queue));
-        for n in 0..threads {
-            let queue = Arc::clone(&queue);
-            std::thread::Builder::new()
-                .name(format!("emporium-hash-{n}"))
-                .spawn(move || {
-                    loop {
-                        let job = match queue.lock() {
-                            Ok(queue) => queue.recv(),
-                            Err(poisoned) => poisoned.into_inner().recv(),
-                        };
-                        match job {
-                            // A panicking job must not take the thread with it.
-                            Ok(job) => {
-                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                            }
-                            // The app is gone.
-                            Err(_) => return,
-                        }
-                    }
-                })?;
-        }
+        spawn_threads("emporium-hash", threads, queue)?;
         Ok(HashPool { jobs })
     }
 
@@ -121,9 +186,10 @@ impl AppState {
             .await?
     }
 
-    /// Runs `f` with a pooled connection on actix's blocking thread pool, so neither the
-    /// checkout nor the query ever blocks an async worker. A pool that cannot hand out a
-    /// connection in time is a 503; `f`'s own error converts into [`ApiError`].
+    /// Runs `f` with a pooled connection on the [`DbThreads`], in its turn, so neither the
+    /// checkout nor the query ever blocks an async worker and blocked threads never pile up.
+    /// A full queue is a 503 `busy`, a pool that cannot hand out a connection in time a 503
+    /// `unavailable`; `f`'s own error converts into [`ApiError`].
     pub async fn db<T, E, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
@@ -131,13 +197,14 @@ impl AppState {
         E: Into<ApiError> + Send + 'static,
     {
         let pool = self.pool.clone();
-        web::block(move || {
-            let mut conn = pool.get().map_err(|e| {
-                tracing::warn!(error = %e, "no database connection available");
-                ApiError::unavailable("The database is busy; try again shortly.")
-            })?;
-            f(&mut conn).map_err(Into::into)
-        })
-        .await?
+        self.db_threads
+            .run(move || {
+                let mut conn = pool.get().map_err(|e| {
+                    tracing::warn!(error = %e, "no database connection available");
+                    ApiError::unavailable("The database is busy; try again shortly.")
+                })?;
+                f(&mut conn).map_err(Into::into)
+            })
+            .await?
     }
 }
