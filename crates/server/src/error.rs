@@ -174,6 +174,11 @@ impl ApiError {
         error
     }
 
+    /// The stable `code` of the problem document.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
     /// Replaces the stable code.
     pub fn with_code(mut self, code: &'static str) -> ApiError {
         self.code = code;
@@ -183,6 +188,12 @@ impl ApiError {
     /// Attaches the `errors` member.
     pub fn with_errors(mut self, errors: Value) -> ApiError {
         self.errors = Some(errors);
+        self
+    }
+
+    /// Attaches the cause to log (never shown to the client).
+    pub fn with_cause(mut self, cause: impl Into<anyhow::Error>) -> ApiError {
+        self.cause = Some(cause.into());
         self
     }
 

@@ -73,6 +73,13 @@ impl Application {
         bootstrap_admin(&settings, &auth, &pool)?;
 
         let hash_concurrency = settings.password_hash_concurrency;
+        // SQLite: one group-committing writer per process. PostgreSQL: writes stay concurrent.
+        let writer = match settings.database.backend {
+            emporium_core::settings::DatabaseBackend::Sqlite => Some(Arc::new(
+                crate::state::Writer::start(pool.clone(), settings.db_queue_max)?,
+            )),
+            emporium_core::settings::DatabaseBackend::Postgres => None,
+        };
         let db_threads = crate::state::DbThreads::new(
             settings.database.pool_size as usize,
             settings.db_queue_max,
@@ -86,6 +93,7 @@ impl Application {
             hashing: Arc::new(crate::state::HashPool::new(hash_concurrency)?),
             catalog_cache: Arc::new(emporium_catalog::ListingCache::default()),
             db_threads: Arc::new(db_threads),
+            writer,
         });
         let settings = Arc::clone(&state.settings);
         let mut server = HttpServer::new(move || {

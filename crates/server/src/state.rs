@@ -29,6 +29,8 @@ pub struct AppState {
     pub catalog_cache: Arc<emporium_catalog::ListingCache>,
     /// The threads that run database work (`DB_POOL_SIZE` of them, `DB_QUEUE_MAX` waiting).
     pub db_threads: Arc<DbThreads>,
+    /// SQLite's single group-committing writer (`None` on PostgreSQL).
+    pub writer: Option<Arc<Writer>>,
 }
 
 /// How long a request waits for its turn to hash a password before it gives up with 503.
@@ -98,17 +100,7 @@ impl DbThreads {
         });
         match self.jobs.try_send(job) {
             Ok(()) => {}
-            Err(std::sync::mpsc::TrySendError::Full(_)) => {
-                tracing::warn!("database queue full; answered 503 busy");
-                return Err(ApiError::unavailable(
-                    "The shop is very busy right now; nothing was done. Retry shortly.",
-                )
-                .with_code("busy")
-                .with_header(
-                    actix_web::http::header::RETRY_AFTER,
-                    actix_web::http::header::HeaderValue::from(1u32),
-                ));
-            }
+            Err(std::sync::mpsc::TrySendError::Full(_)) => return Err(busy()),
             Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
                 return Err(ApiError::internal(anyhow::anyhow!(
                     "the database threads are gone"
@@ -119,6 +111,154 @@ impl DbThreads {
             .await
             .map_err(|_| ApiError::internal(anyhow::anyhow!("a database task panicked")))
     }
+}
+
+/// A write job handed to the [`Writer`]: run with the batch's connection (or `None` when the
+/// batch could not start), it returns how to answer once the batch's commit is known.
+type WriteJob = Box<dyn FnOnce(Option<&mut Conn>) -> Delivery + Send>;
+/// Answers one write once its batch has committed (`Ok`) or failed (`Err`).
+type Delivery = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// Most writes committed together in one transaction.
+const MAX_BATCH: usize = 64;
+
+/// SQLite's one writer: every write of this process, in arrival order, on one thread with
+/// one connection, several at a time in one transaction (group commit).
+///
+/// SQLite lets one transaction write at a time; writers that meet wait in its busy handler,
+/// which sleeps and is unfair, so under load a few requests starved for most of a second.
+/// Here writes queue in order instead, and whatever has queued while a transaction ran is
+/// committed together in the next one: one fsync for many requests. Each request's work runs
+/// in its own savepoint (the domain functions' `write_transaction` nests as one), so its error
+/// undoes only its own work; every answer waits until the commit that holds it is durable. On PostgreSQL writes are not funnelled (see
+/// [`AppState::db_write`]).
+pub struct Writer {
+    jobs: std::sync::mpsc::SyncSender<WriteJob>,
+}
+
+impl Writer {
+    /// Starts the writer thread with room for `queue` waiting writes.
+    pub fn start(pool: Pool, queue: usize) -> std::io::Result<Writer> {
+        let (jobs, receiver) = std::sync::mpsc::sync_channel::<WriteJob>(queue);
+        std::thread::Builder::new()
+            .name("emporium-writer".into())
+            .spawn(move || {
+                while let Ok(first) = receiver.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match receiver.try_recv() {
+                            Ok(job) => batch.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    Writer::commit(&pool, batch);
+                }
+            })?;
+        Ok(Writer { jobs })
+    }
+
+    /// Runs a batch in one write transaction and answers every job after the commit.
+    fn commit(pool: &Pool, mut batch: Vec<WriteJob>) {
+        let mut conn = match pool.get() {
+            Ok(conn) => conn,
+            Err(error) => {
+                tracing::warn!(%error, "no database connection for the writer");
+                for job in batch {
+                    job(None)(Err(error.to_string()));
+                }
+                return;
+            }
+        };
+        let mut deliveries: Vec<Delivery> = Vec::with_capacity(batch.len());
+        let mut panicked = false;
+        let outcome = emporium_db::write_transaction(&mut conn, |conn| {
+            for job in batch.drain(..) {
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Some(conn)))) {
+                    Ok(delivery) => deliveries.push(delivery),
+                    Err(_) => panicked = true,
+                }
+            }
+            if panicked {
+                // A job died half-way: nothing of this batch is trusted.
+                return Err(diesel::result::Error::RollbackTransaction);
+            }
+            Ok(())
+        });
+        if panicked {
+            // The panicking job may have left a savepoint open, which the rollback above does
+            // not know of: mark the connection broken, so the pool closes it (and SQLite rolls
+            // back whatever it still holds) instead of handing it out again.
+            use diesel::connection::{Connection, TransactionManager, TransactionManagerStatus};
+            *<emporium_db::Conn as Connection>::TransactionManager::transaction_manager_status_mut(
+                &mut conn,
+            ) = TransactionManagerStatus::InError;
+        }
+        let status = outcome.map_err(|e| e.to_string());
+        if let Err(error) = &status {
+            tracing::warn!(%error, writes = deliveries.len(), "a batch of writes did not commit");
+        }
+        for delivery in deliveries {
+            delivery(status.clone());
+        }
+    }
+
+    /// Queues `f` and answers with its result once the transaction holding it has committed;
+    /// 503 `busy` when the queue is full.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Into<ApiError> + Send + 'static,
+    {
+        let (done, answer) = tokio::sync::oneshot::channel::<Result<T, ApiError>>();
+        let job: WriteJob = Box::new(move |conn| {
+            // The domain function opens its own write transaction, which inside the batch is a
+            // savepoint: its error undoes only its own work, and what it chose to keep (a
+            // revoked session when a refresh token is reused, say) is kept, as when it ran
+            // alone.
+            let result: Result<T, ApiError> = match conn {
+                None => Err(ApiError::unavailable(
+                    "The database is busy; try again shortly.",
+                )),
+                Some(conn) => f(conn).map_err(Into::into),
+            };
+            Box::new(move |committed: Result<(), String>| {
+                let answer = match committed {
+                    Ok(()) => result,
+                    Err(error) => Err(ApiError::unavailable(
+                        "The shop is very busy right now; nothing was changed. Retry shortly.",
+                    )
+                    .with_header(
+                        actix_web::http::header::RETRY_AFTER,
+                        actix_web::http::header::HeaderValue::from(1u32),
+                    )
+                    .with_cause(anyhow::anyhow!("the batch did not commit: {error}"))),
+                };
+                let _ = done.send(answer);
+            })
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(std::sync::mpsc::TrySendError::Full(_)) => return Err(busy()),
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
+                return Err(ApiError::internal(anyhow::anyhow!("the writer is gone")));
+            }
+        }
+        answer
+            .await
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("a write was lost by the writer")))?
+    }
+}
+
+/// 503 `busy`: the queue for the database is full.
+fn busy() -> ApiError {
+    tracing::warn!("database queue full; answered 503 busy");
+    ApiError::unavailable("The shop is very busy right now; nothing was done. Retry shortly.")
+        .with_code("busy")
+        .with_header(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from(1u32),
+        )
 }
 
 /// A few dedicated threads for work that hashes passwords.
@@ -186,6 +326,22 @@ impl AppState {
             .await?
     }
 
+    /// Runs `f`, which writes, and answers once its transaction is committed: on SQLite
+    /// through the [`Writer`] (in order, committed together with the writes queued beside it,
+    /// in its own savepoint); on PostgreSQL like [`AppState::db`], concurrently with other
+    /// writes. `f` may read too; a handler whose work can write uses this.
+    pub async fn db_write<T, E, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Into<ApiError> + Send + 'static,
+    {
+        match &self.writer {
+            Some(writer) => writer.run(f).await,
+            None => self.db(f).await,
+        }
+    }
+
     /// Runs `f` with a pooled connection on the [`DbThreads`], in its turn, so neither the
     /// checkout nor the query ever blocks an async worker and blocked threads never pile up.
     /// A full queue is a 503 `busy`, a pool that cannot hand out a connection in time a 503
@@ -206,5 +362,123 @@ impl AppState {
                 f(&mut conn).map_err(Into::into)
             })
             .await?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+    use diesel::sql_types::BigInt;
+    use emporium_db::TestDb;
+
+    use super::Writer;
+    use crate::error::ApiError;
+
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+
+    fn rows(db: &TestDb) -> Vec<i64> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = BigInt)]
+            id: i64,
+        }
+        diesel::sql_query("SELECT id FROM t ORDER BY id")
+            .load::<Row>(&mut *db.conn())
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect()
+    }
+
+    /// A write that inserts `id` in its own transaction, then fails or succeeds.
+    fn insert(
+        id: i64,
+        fail: bool,
+    ) -> impl FnOnce(&mut emporium_db::Conn) -> Result<i64, ApiError> + Send + 'static {
+        move |conn| {
+            emporium_db::write_transaction(conn, |conn| {
+                conn.batch_execute(&format!("INSERT INTO t (id) VALUES ({id})"))?;
+                if fail {
+                    return Err(diesel::result::Error::RollbackTransaction);
+                }
+                Ok(id)
+            })
+            .map_err(|_| ApiError::conflict("refused", "this one fails"))
+        }
+    }
+
+    #[actix_web::test]
+    async fn one_failing_write_in_a_batch_leaves_its_neighbours_committed() {
+        let db = TestDb::sqlite();
+        db.conn()
+            .batch_execute("CREATE TABLE t (id BIGINT PRIMARY KEY)")
+            .unwrap();
+        let writer = Arc::new(Writer::start(db.pool().clone(), 100).unwrap());
+        // The first write holds the writer, so the next four queue and commit as one batch.
+        let blocker = writer.run(|conn| {
+            std::thread::sleep(Duration::from_millis(300));
+            conn.batch_execute("INSERT INTO t (id) VALUES (0)")
+                .map_err(ApiError::from)
+        });
+        let queued = async {
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+            futures_util::future::join4(
+                writer.run(insert(1, false)),
+                writer.run(insert(2, true)),
+                writer.run(insert(3, false)),
+                writer.run(insert(4, false)),
+            )
+            .await
+        };
+        let (first, (one, two, three, four)) = futures_util::future::join(blocker, queued).await;
+        first.unwrap();
+        assert_eq!(one.unwrap(), 1);
+        assert_eq!(two.unwrap_err().code(), "refused");
+        assert_eq!(three.unwrap(), 3);
+        assert_eq!(four.unwrap(), 4);
+        assert_eq!(rows(&db), [0, 1, 3, 4], "only the failing write was undone");
+    }
+
+    #[actix_web::test]
+    async fn a_write_that_panics_rolls_back_its_batch_and_its_neighbours_are_told() {
+        let db = TestDb::sqlite();
+        db.conn()
+            .batch_execute("CREATE TABLE t (id BIGINT PRIMARY KEY)")
+            .unwrap();
+        let writer = Writer::start(db.pool().clone(), 100).unwrap();
+        let blocker = writer.run(|_conn| {
+            std::thread::sleep(Duration::from_millis(300));
+            Ok::<_, ApiError>(())
+        });
+        let queued = async {
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+            futures_util::future::join(
+                writer.run(insert(1, false)),
+                writer.run(|_conn| -> Result<(), ApiError> { panic!("a bug in a handler") }),
+            )
+            .await
+        };
+        let (_, (neighbour, panicked)) = futures_util::future::join(blocker, queued).await;
+        assert_eq!(
+            neighbour.unwrap_err().code(),
+            "unavailable",
+            "told to retry"
+        );
+        assert_eq!(panicked.unwrap_err().code(), "internal_error");
+        assert!(rows(&db).is_empty(), "nothing of the batch was committed");
+        // The writer carries on.
+        assert_eq!(writer.run(insert(5, false)).await.unwrap(), 5);
+        let count: Count = diesel::sql_query("SELECT COUNT(*) AS n FROM t")
+            .get_result(&mut *db.conn())
+            .unwrap();
+        assert_eq!(count.n, 1);
     }
 }

@@ -27,7 +27,7 @@ async fn mail_request_allowed(req: &HttpRequest, state: &AppState) -> Result<(),
     let ip = client_ip(req, &state.settings.trusted_proxies);
     let auth = state.auth.clone();
     state
-        .db(move |conn| throttle::mail_request(conn, &auth, ip.as_deref(), now()))
+        .db_write(move |conn| throttle::mail_request(conn, &auth, ip.as_deref(), now()))
         .await
 }
 
@@ -69,7 +69,7 @@ impl TokenInput {
 async fn verify(state: web::Data<AppState>, token: String) -> Result<HttpResponse, ApiError> {
     let auth = state.auth.clone();
     let user = state
-        .db(move |conn| accounts::verify_email(conn, &auth, &token, now()))
+        .db_write(move |conn| accounts::verify_email(conn, &auth, &token, now()))
         .await?;
     state.mail.wake();
     Ok(HttpResponse::Ok().json(user))
@@ -119,7 +119,7 @@ pub async fn resend_verification(
     let email = input.email()?;
     let auth = state.auth.clone();
     state
-        .db(move |conn| accounts::resend_verification(conn, &auth, &email, now()))
+        .db_write(move |conn| accounts::resend_verification(conn, &auth, &email, now()))
         .await?;
     state.mail.wake();
     Ok(accepted(
@@ -191,7 +191,7 @@ pub async fn refresh(
     let token = errors.finish(token)?;
     let auth = state.auth.clone();
     let pair = state
-        .db(move |conn| sessions::refresh(conn, &auth, &token, now()))
+        .db_write(move |conn| sessions::refresh(conn, &auth, &token, now()))
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -213,7 +213,7 @@ pub async fn logout(
 ) -> Result<HttpResponse, ApiError> {
     let all = input.and_then(|i| i.all_sessions).unwrap_or(false);
     state
-        .db(move |conn| sessions::logout(conn, &principal, all, now()))
+        .db_write(move |conn| sessions::logout(conn, &principal, all, now()))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -229,7 +229,7 @@ pub async fn forgot_password(
     let email = input.email()?;
     let auth = state.auth.clone();
     state
-        .db(move |conn| accounts::forgot_password(conn, &auth, &email, now()))
+        .db_write(move |conn| accounts::forgot_password(conn, &auth, &email, now()))
         .await?;
     state.mail.wake();
     Ok(accepted(

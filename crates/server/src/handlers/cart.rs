@@ -57,7 +57,7 @@ pub async fn add(
     };
     let (product, quantity) = errors.finish(product.zip(quantity))?;
     let cart = state
-        .db(move |conn| cart::add(conn, user.user_id, product, quantity, now()))
+        .db_write(move |conn| cart::add(conn, user.user_id, product, quantity, now()))
         .await?;
     Ok(HttpResponse::Ok().json(cart))
 }
@@ -79,7 +79,7 @@ pub async fn update(
     let product = ProductId(product);
     let quantity = cart::parse_set_quantity(input.quantity.map(|q| q.0))?;
     let cart = state
-        .db(move |conn| cart::update(conn, user.user_id, product, quantity))
+        .db_write(move |conn| cart::update(conn, user.user_id, product, quantity))
         .await?;
     Ok(HttpResponse::Ok().json(cart))
 }
@@ -93,7 +93,7 @@ pub async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     let product = ProductId(product);
     let cart = state
-        .db(move |conn| cart::remove(conn, user.user_id, product))
+        .db_write(move |conn| cart::remove(conn, user.user_id, product))
         .await?;
     Ok(HttpResponse::Ok().json(cart))
 }
@@ -105,7 +105,7 @@ pub async fn clear(
     AuthUser(user): AuthUser,
 ) -> Result<HttpResponse, ApiError> {
     let cart = state
-        .db(move |conn| cart::clear(conn, user.user_id))
+        .db_write(move |conn| cart::clear(conn, user.user_id))
         .await?;
     Ok(HttpResponse::Ok().json(cart))
 }

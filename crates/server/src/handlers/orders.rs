@@ -45,7 +45,7 @@ pub async fn checkout(
     let payment = body.unwrap_or_default().into_payment()?;
     let shop = state.settings.mail.from_name.clone();
     let outcome = state
-        .db(move |conn| {
+        .db_write(move |conn| {
             checkout::checkout(conn, user.user_id, key.as_deref(), &payment, &shop, now())
         })
         .await?;
@@ -107,7 +107,7 @@ pub async fn cancel(
         is_admin: user.is_admin(),
     };
     let order = state
-        .db(move |conn| lifecycle::cancel(conn, id, actor, now()))
+        .db_write(move |conn| lifecycle::cancel(conn, id, actor, now()))
         .await?;
     Ok(HttpResponse::Ok().json(order))
 }
@@ -161,7 +161,7 @@ pub async fn admin_update(
         is_admin: true,
     };
     let order = state
-        .db(move |conn| lifecycle::transition(conn, id, to, actor, now()))
+        .db_write(move |conn| lifecycle::transition(conn, id, to, actor, now()))
         .await?;
     Ok(HttpResponse::Ok().json(order))
 }

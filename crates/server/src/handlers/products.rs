@@ -62,7 +62,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let fields = input.into_fields()?;
     let product = state
-        .db(move |conn| manage::create(conn, admin.user_id, fields, now()))
+        .db_write(move |conn| manage::create(conn, admin.user_id, fields, now()))
         .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/products/{}", product.id)))
@@ -80,7 +80,7 @@ pub async fn replace(
     let id = ProductId(id);
     let fields = input.into_fields()?;
     let product = state
-        .db(move |conn| manage::replace(conn, admin.user_id, id, fields, now()))
+        .db_write(move |conn| manage::replace(conn, admin.user_id, id, fields, now()))
         .await?;
     Ok(HttpResponse::Ok().json(product))
 }
@@ -96,7 +96,7 @@ pub async fn patch(
     let id = ProductId(id);
     let patch = input.into_patch()?;
     let product = state
-        .db(move |conn| manage::patch(conn, admin.user_id, id, patch, now()))
+        .db_write(move |conn| manage::patch(conn, admin.user_id, id, patch, now()))
         .await?;
     Ok(HttpResponse::Ok().json(product))
 }
@@ -110,7 +110,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id = ProductId(id);
     state
-        .db(move |conn| manage::delete(conn, admin.user_id, id, now()))
+        .db_write(move |conn| manage::delete(conn, admin.user_id, id, now()))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -38,7 +38,7 @@ pub async fn update_me(
     ApiJson(changes): ApiJson<MeChanges>,
 ) -> Result<HttpResponse, ApiError> {
     let user = state
-        .db(move |conn| match changes.name {
+        .db_write(move |conn| match changes.name {
             Some(name) => accounts::update_name(conn, principal.user_id, &name, now()),
             None => accounts::get_user(conn, principal.user_id),
         })
@@ -110,7 +110,7 @@ pub async fn update(
         is_active: patch.is_active,
     };
     let user = state
-        .db(move |conn| accounts::admin_update(conn, id, changes, now()))
+        .db_write(move |conn| accounts::admin_update(conn, id, changes, now()))
         .await?;
     Ok(HttpResponse::Ok().json(user))
 }
