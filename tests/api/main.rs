@@ -11,6 +11,7 @@
 
 mod abuse;
 mod auth;
+mod caching;
 mod cart;
 mod errors;
 mod health;

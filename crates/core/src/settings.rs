@@ -56,6 +56,9 @@ pub struct Settings {
     pub mail_requests_max_per_ip: u32,
     /// `METRICS_TOKEN`: when set, `GET /metrics` needs `Authorization: Bearer` with it.
     pub metrics_token: Option<Secret>,
+    /// `CATALOG_CACHE_MAX_AGE_SECS`: `max-age` of public catalog responses (0: caches must
+    /// revalidate every time, which their `ETag` makes cheap).
+    pub catalog_cache_max_age_secs: u32,
     /// `DB_QUEUE_MAX`: requests' database work that may wait for a database thread (there
     /// are `DB_POOL_SIZE` threads); past it a request is answered 503 `busy`.
     pub db_queue_max: usize,
@@ -670,6 +673,8 @@ impl Settings {
             "a count per minute (0 turns the limit off)",
         )?;
         let db_queue_max: usize = parse_var(&get, "DB_QUEUE_MAX", 1_000, "a number of requests")?;
+        let catalog_cache_max_age_secs: u32 =
+            parse_var(&get, "CATALOG_CACHE_MAX_AGE_SECS", 0, "a number of seconds")?;
         if db_queue_max == 0 {
             return Err(invalid("DB_QUEUE_MAX", "must be at least 1"));
         }
@@ -723,6 +728,7 @@ impl Settings {
             mail_requests_max_per_ip,
             metrics_token,
             db_queue_max,
+            catalog_cache_max_age_secs,
             log,
         })
     }

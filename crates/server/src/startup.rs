@@ -7,7 +7,7 @@ use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::middleware::{Condition, NormalizePath, TrailingSlash, from_fn};
+use actix_web::middleware::{Condition, DefaultHeaders, NormalizePath, TrailingSlash, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use emporium_auth::AuthConfig;
@@ -202,6 +202,9 @@ pub fn app(
         .configure(configure)
         .default_service(web::to(handlers::not_found))
         .wrap(NormalizePath::new(TrailingSlash::Trim))
+        // Nothing is stored by caches unless a route says otherwise (the public catalog
+        // does): carts, orders, accounts and tokens are private.
+        .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
         .wrap(cors)
         .wrap(TracingLogger::<RequestSpan>::new())
         .wrap(metrics)

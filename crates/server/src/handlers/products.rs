@@ -1,6 +1,7 @@
 //! `/products`: the public catalog, and product management for the owning admin.
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
 use emporium_catalog::{ListQuery, ProductInput, listing, manage};
 use emporium_core::ProductId;
 use emporium_core::time::now;
@@ -10,9 +11,53 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, PathId};
 use crate::state::AppState;
 
+/// A public catalog answer: JSON with a strong `ETag` (a digest of the body, so it changes
+/// whenever the body would, stock included) and `Cache-Control: public` with
+/// `CATALOG_CACHE_MAX_AGE_SECS`; `304 Not Modified` (no body) when the request's
+/// `If-None-Match` names that ETag.
+fn catalog_answer(
+    req: &HttpRequest,
+    state: &AppState,
+    value: &impl serde::Serialize,
+) -> Result<HttpResponse, ApiError> {
+    use sha2::{Digest, Sha256};
+    let body = serde_json::to_vec(value).map_err(ApiError::internal)?;
+    let digest = Sha256::digest(&body);
+    let etag: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let etag = format!("\"{etag}\"");
+    let cache_control = match state.settings.catalog_cache_max_age_secs {
+        0 => "public, max-age=0, must-revalidate".to_string(),
+        secs => format!("public, max-age={secs}"),
+    };
+    let matches = req
+        .headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == "*" || tag == etag);
+    let mut answer = if matches {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    answer
+        .insert_header((
+            header::ETAG,
+            HeaderValue::from_str(&etag).map_err(ApiError::internal)?,
+        ))
+        .insert_header((header::CACHE_CONTROL, cache_control));
+    Ok(if matches {
+        answer.finish()
+    } else {
+        answer.content_type("application/json").body(body)
+    })
+}
+
 /// `GET /products`: filters, sort and pagination.
-#[utoipa::path(get, path = "/products", tag = "products", operation_id = "list_products", params(crate::openapi::ProductListParams), responses((status = 200, description = "Live products matching every filter", body = emporium_core::Page<emporium_catalog::Product>)))]
+#[utoipa::path(get, path = "/products", tag = "products", operation_id = "list_products", params(crate::openapi::ProductListParams), responses((status = 200, description = "Live products matching every filter", body = emporium_core::Page<emporium_catalog::Product>, headers(("ETag" = String, description = "Strong validator of this body"), ("Cache-Control" = String, description = "public, with CATALOG_CACHE_MAX_AGE_SECS"))), (status = 304, description = "Not Modified: `If-None-Match` names the current `ETag` (no body)")))]
 pub async fn list(
+    req: HttpRequest,
     state: web::Data<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -21,12 +66,13 @@ pub async fn list(
     let page = state
         .db(move |conn| listing::list_cached(conn, &cache, &listing))
         .await?;
-    Ok(HttpResponse::Ok().json(page))
+    catalog_answer(&req, &state, &page)
 }
 
 /// `GET /products/search?q=…` (alias `keyword`): best match first, same filters.
-#[utoipa::path(get, path = "/products/search", tag = "products", operation_id = "search_products", params(crate::openapi::SearchParams), responses((status = 200, description = "Matches, best first (name above description) unless `sort_by` is given", body = emporium_core::Page<emporium_catalog::Product>)))]
+#[utoipa::path(get, path = "/products/search", tag = "products", operation_id = "search_products", params(crate::openapi::SearchParams), responses((status = 200, description = "Matches, best first (name above description) unless `sort_by` is given", body = emporium_core::Page<emporium_catalog::Product>, headers(("ETag" = String, description = "Strong validator of this body"), ("Cache-Control" = String, description = "public, with CATALOG_CACHE_MAX_AGE_SECS"))), (status = 304, description = "Not Modified: `If-None-Match` names the current `ETag` (no body)")))]
 pub async fn search(
+    req: HttpRequest,
     state: web::Data<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -35,22 +81,29 @@ pub async fn search(
     let page = state
         .db(move |conn| listing::search_cached(conn, &cache, &search))
         .await?;
-    Ok(HttpResponse::Ok().json(page))
+    catalog_answer(&req, &state, &page)
 }
 
 /// `GET /products/categories`.
-#[utoipa::path(get, path = "/products/categories", tag = "products", operation_id = "list_categories", responses((status = 200, description = "Categories with live products, A to Z", body = Vec<emporium_catalog::Category>)))]
-pub async fn categories(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(get, path = "/products/categories", tag = "products", operation_id = "list_categories", responses((status = 200, description = "Categories with live products, A to Z", body = Vec<emporium_catalog::Category>, headers(("ETag" = String, description = "Strong validator of this body"), ("Cache-Control" = String, description = "public, with CATALOG_CACHE_MAX_AGE_SECS"))), (status = 304, description = "Not Modified: `If-None-Match` names the current `ETag` (no body)")))]
+pub async fn categories(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let categories = state.db(listing::categories).await?;
-    Ok(HttpResponse::Ok().json(categories))
+    catalog_answer(&req, &state, &categories)
 }
 
 /// `GET /products/{id}`.
-#[utoipa::path(get, path = "/products/{id}", tag = "products", operation_id = "get_product", params(("id" = i32, Path, description = "Product id")), responses((status = 200, description = "The product", body = emporium_catalog::Product), (status = 404, description = "`not_found` (also for deleted products)", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
-pub async fn get(state: web::Data<AppState>, PathId(id): PathId) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(get, path = "/products/{id}", tag = "products", operation_id = "get_product", params(("id" = i32, Path, description = "Product id")), responses((status = 200, description = "The product", body = emporium_catalog::Product, headers(("ETag" = String, description = "Strong validator of this body"), ("Cache-Control" = String, description = "public, with CATALOG_CACHE_MAX_AGE_SECS"))), (status = 304, description = "Not Modified: `If-None-Match` names the current `ETag` (no body)"), (status = 404, description = "`not_found` (also for deleted products)", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
+pub async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    PathId(id): PathId,
+) -> Result<HttpResponse, ApiError> {
     let id = ProductId(id);
     let product = state.db(move |conn| manage::get(conn, id)).await?;
-    Ok(HttpResponse::Ok().json(product))
+    catalog_answer(&req, &state, &product)
 }
 
 /// `POST /products` (admin): the product is owned by its creator.
