@@ -56,7 +56,7 @@ pub struct Settings {
     pub mail_requests_max_per_ip: u32,
     /// `METRICS_TOKEN`: when set, `GET /metrics` needs `Authorization: Bearer` with it.
     pub metrics_token: Option<Secret>,
-    /// `CATALOG_CACHE_MAX_AGE_SECS`: `max-age` of public catalog responses (0: caches must
+    /// `CATALOG_CACHE_MAX_AGE_SECS`: `max-age` of public catalog responses (0: caches
     /// revalidate every time, which their `ETag` makes cheap).
     pub catalog_cache_max_age_secs: u32,
     /// `DB_QUEUE_MAX`: requests' database work that may wait for a database thread (there

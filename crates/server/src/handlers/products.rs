@@ -25,10 +25,12 @@ fn catalog_answer(
     let digest = Sha256::digest(&body);
     let etag: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
     let etag = format!("\"{etag}\"");
-    let cache_control = match state.settings.catalog_cache_max_age_secs {
-        0 => "public, max-age=0, must-revalidate".to_string(),
-        secs => format!("public, max-age={secs}"),
-    };
+    // As the contract says; with 0 (the default) a cache may store the page but must
+    // revalidate it every time, which the ETag makes a 304.
+    let cache_control = format!(
+        "public, max-age={}",
+        state.settings.catalog_cache_max_age_secs
+    );
     let matches = req
         .headers()
         .get_all(header::IF_NONE_MATCH)
