@@ -7,6 +7,7 @@
 //! rows themselves are always read fresh, so stock and prices shown are current.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use emporium_core::ProductId;
@@ -27,9 +28,15 @@ struct State {
 }
 
 /// A cache shared by every request (keep one per database, e.g. in the server's state).
+///
+/// A missing entry is computed once however many requests want it at the same moment: the
+/// first computes it, the others wait for it (single flight), so a burst of identical cold
+/// searches ranks the matches once, not once per request.
 pub struct ListingCache {
     state: Mutex<State>,
     capacity: usize,
+    flights: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    computed: AtomicU64,
 }
 
 impl Default for ListingCache {
@@ -44,7 +51,42 @@ impl ListingCache {
         ListingCache {
             state: Mutex::new(State::default()),
             capacity,
+            flights: Mutex::new(HashMap::new()),
+            computed: AtomicU64::new(0),
         }
+    }
+
+    /// How many entries were computed (misses), since the cache was made.
+    pub fn computed(&self) -> u64 {
+        self.computed.load(Ordering::Relaxed)
+    }
+
+    /// Runs `compute` for the missing entry `key` unless a request that was already computing
+    /// it filled it meanwhile: `lookup` is asked again once this request has the key's turn.
+    pub(crate) fn single_flight<T, E>(
+        &self,
+        key: String,
+        lookup: impl Fn() -> Option<T>,
+        compute: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        let flight = {
+            let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(flights.entry(key.clone()).or_default())
+        };
+        let turn = flight.lock().unwrap_or_else(|p| p.into_inner());
+        let outcome = match lookup() {
+            Some(found) => Ok(found),
+            None => {
+                self.computed.fetch_add(1, Ordering::Relaxed);
+                compute()
+            }
+        };
+        drop(turn);
+        let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+        if flights.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+            flights.remove(&key);
+        }
+        outcome
     }
 
     fn at(&self, version: i64) -> std::sync::MutexGuard<'_, State> {

@@ -401,14 +401,18 @@ pub fn list_cached(
         let version = catalog_version(conn)?;
         let total = match cache.total(version, &listing.filters) {
             Some(total) => total,
-            None => {
-                let total: i64 = products::table
-                    .filter(condition::<products::table>(&listing.filters))
-                    .select(count_star())
-                    .first(conn)?;
-                cache.put_total(version, &listing.filters, total);
-                total
-            }
+            None => cache.single_flight(
+                format!("total:{version}:{:?}", listing.filters),
+                || cache.total(version, &listing.filters),
+                || -> Result<i64, CatalogError> {
+                    let total: i64 = products::table
+                        .filter(condition::<products::table>(&listing.filters))
+                        .select(count_star())
+                        .first(conn)?;
+                    cache.put_total(version, &listing.filters, total);
+                    Ok(total)
+                },
+            )?,
         };
         let rows: Vec<ProductRow> = listing_query(listing)
             .limit(listing.page.limit())
@@ -441,12 +445,16 @@ pub fn search_cached(
         let key = (query.clone(), listing.filters.clone(), listing.sort);
         let (ids, total) = match cache.ranked(version, &key) {
             Some(found) => found,
-            None => {
-                let (ids, total) = ranked_ids(conn, backend, &query, listing)?;
-                let ids: Arc<[ProductId]> = ids.into();
-                cache.put_ranked(version, key, Arc::clone(&ids), total);
-                (ids, total)
-            }
+            None => cache.single_flight(
+                format!("ranked:{version}:{key:?}"),
+                || cache.ranked(version, &key),
+                || -> Result<(Arc<[ProductId]>, i64), CatalogError> {
+                    let (ids, total) = ranked_ids(conn, backend, &query, listing)?;
+                    let ids: Arc<[ProductId]> = ids.into();
+                    cache.put_ranked(version, key.clone(), Arc::clone(&ids), total);
+                    Ok((ids, total))
+                },
+            )?,
         };
         if offset.saturating_add(limit) > ids.len() && total > ids.len() as i64 {
             // Deeper than the cached ranking reaches: search directly.

@@ -560,3 +560,45 @@ fn cached_listings_and_searches_answer_exactly_as_uncached_ones_across_changes()
     manage::delete(&mut db.conn(), owner, products[2].id, now).unwrap();
     check("after a delete");
 }
+
+#[test]
+fn concurrent_misses_for_one_search_or_total_are_computed_once() {
+    use crate::ListingCache;
+
+    let db = TestDb::new();
+    seeded(&db);
+    let cache = ListingCache::new(64);
+    let search = Search {
+        text: "a".into(),
+        listing: listing(Filters::default(), None, 1, 5),
+    };
+    let plain = listing::search(&mut db.conn(), &search).unwrap();
+    let barrier = std::sync::Barrier::new(8);
+    let answers: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let (db, cache, search, barrier) = (&db, &cache, &search, &barrier);
+                scope.spawn(move || {
+                    let mut conn = db.conn();
+                    barrier.wait();
+                    listing::search_cached(&mut conn, cache, search).unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(
+        answers.iter().all(|a| *a == plain),
+        "every answer is the plain search's"
+    );
+    assert_eq!(cache.computed(), 1, "one ranking for eight requests");
+
+    let totals = listing(Filters::default(), Some(Sort::PriceAsc), 1, 5);
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            let (db, cache, totals) = (&db, &cache, &totals);
+            scope.spawn(move || listing::list_cached(&mut db.conn(), cache, totals).unwrap());
+        }
+    });
+    assert_eq!(cache.computed(), 2, "one count for eight listings");
+}
