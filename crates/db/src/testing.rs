@@ -99,14 +99,7 @@ impl TestDb {
         let name = format!("emporium_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::establish(admin_url).expect("PostgreSQL test server");
         create_database(&mut admin, &name, &template).expect("CREATE DATABASE for a test");
-        let settings = DatabaseSettings {
-            url: with_database(admin_url, &name),
-            backend: DatabaseBackend::Postgres,
-            path: PathBuf::new(),
-            synchronous: Synchronous::Full,
-            busy_timeout_ms: 10_000,
-            pool_size: 8,
-        };
+        let settings = postgres_settings(admin_url, &name);
         let (pool, _) = crate::connect(&settings).expect("test database");
         TestDb {
             pool: Some(pool),
@@ -139,14 +132,7 @@ impl TestDb {
             .expect("CREATE DATABASE for a test");
         TestDb {
             pool: None,
-            settings: DatabaseSettings {
-                url: with_database(admin_url, &name),
-                backend: DatabaseBackend::Postgres,
-                path: PathBuf::new(),
-                synchronous: Synchronous::Full,
-                busy_timeout_ms: 10_000,
-                pool_size: 8,
-            },
+            settings: postgres_settings(admin_url, &name),
             _dir: None,
             postgres: Some(PostgresDatabase {
                 admin_url: admin_url.to_string(),
@@ -210,6 +196,18 @@ impl Drop for TestDb {
                 ));
             }
         }
+    }
+}
+
+/// Settings for the database `name` on the server `admin_url` names.
+fn postgres_settings(admin_url: &str, name: &str) -> DatabaseSettings {
+    DatabaseSettings {
+        url: with_database(admin_url, name),
+        backend: DatabaseBackend::Postgres,
+        path: PathBuf::new(),
+        synchronous: Synchronous::Full,
+        busy_timeout_ms: 10_000,
+        pool_size: 8,
     }
 }
 

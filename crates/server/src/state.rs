@@ -98,18 +98,21 @@ impl DbThreads {
         let job: Job = Box::new(move || {
             let _ = done.send(f());
         });
-        match self.jobs.try_send(job) {
-            Ok(()) => {}
-            Err(std::sync::mpsc::TrySendError::Full(_)) => return Err(busy()),
-            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
-                return Err(ApiError::internal(anyhow::anyhow!(
-                    "the database threads are gone"
-                )));
-            }
-        }
+        enqueue(&self.jobs, job)?;
         result
             .await
             .map_err(|_| ApiError::internal(anyhow::anyhow!("a database task panicked")))
+    }
+}
+
+/// Puts a job on a bounded queue: 503 `busy` when it is full.
+fn enqueue<J>(queue: &std::sync::mpsc::SyncSender<J>, job: J) -> Result<(), ApiError> {
+    match queue.try_send(job) {
+        Ok(()) => Ok(()),
+        Err(std::sync::mpsc::TrySendError::Full(_)) => Err(busy()),
+        Err(std::sync::mpsc::TrySendError::Disconnected(_)) => Err(ApiError::internal(
+            anyhow::anyhow!("the database threads are gone"),
+        )),
     }
 }
 
@@ -237,13 +240,7 @@ impl Writer {
                 let _ = done.send(answer);
             })
         });
-        match self.jobs.try_send(job) {
-            Ok(()) => {}
-            Err(std::sync::mpsc::TrySendError::Full(_)) => return Err(busy()),
-            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
-                return Err(ApiError::internal(anyhow::anyhow!("the writer is gone")));
-            }
-        }
+        enqueue(&self.jobs, job)?;
         answer
             .await
             .map_err(|_| ApiError::internal(anyhow::anyhow!("a write was lost by the writer")))?
