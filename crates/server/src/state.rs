@@ -94,15 +94,23 @@ impl DbThreads {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let (done, result) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move || {
-            let _ = done.send(f());
-        });
+        let (job, result) = answered(f);
         enqueue(&self.jobs, job)?;
         result
             .await
             .map_err(|_| ApiError::internal(anyhow::anyhow!("a database task panicked")))
     }
+}
+
+/// `f` as a job for the threads, and where its result will arrive.
+fn answered<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> (Job, tokio::sync::oneshot::Receiver<T>) {
+    let (done, result) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = done.send(f());
+    });
+    (job, result)
 }
 
 /// Puts a job on a bounded queue: 503 `busy` when it is full.
@@ -282,10 +290,7 @@ impl HashPool {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let (done, result) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move || {
-            let _ = done.send(f());
-        });
+        let (job, result) = answered(f);
         self.jobs
             .send(job)
             .map_err(|_| ApiError::internal(anyhow::anyhow!("the hashing threads are gone")))?;
