@@ -76,6 +76,22 @@ id_type!(
     /// The id of a signed-in session (one per signin, shared by its access and refresh tokens).
     SessionId
 );
+id_type!(
+    /// The id of a saved shipping address.
+    AddressId
+);
+id_type!(
+    /// The id of a webhook endpoint.
+    WebhookId
+);
+id_type!(
+    /// The id of one delivery of one event to one webhook endpoint.
+    DeliveryId
+);
+id_type!(
+    /// The id of a webhook event.
+    EventId
+);
 
 #[cfg(test)]
 mod tests {

@@ -16,7 +16,7 @@ pub mod time;
 mod validation;
 
 pub use email::{Email, EmailError};
-pub use ids::{OrderId, ProductId, SessionId, UserId};
+pub use ids::{AddressId, DeliveryId, EventId, OrderId, ProductId, SessionId, UserId, WebhookId};
 pub use money::{Money, MoneyError};
 pub use number::{IntegerText, WholeNumber};
 pub use page::{Page, PageRequest};

@@ -62,8 +62,39 @@ pub struct Settings {
     /// `DB_QUEUE_MAX`: requests' database work that may wait for a database thread (there
     /// are `DB_POOL_SIZE` threads); past it a request is answered 503 `busy`.
     pub db_queue_max: usize,
+    /// `REQUIRE_SHIPPING_ADDRESS`: checkout needs a `shipping_address` or `address_id`.
+    pub require_shipping_address: bool,
+    /// Webhook delivery.
+    pub webhooks: WebhookSettings,
     /// Logging.
     pub log: LogSettings,
+}
+
+/// How webhook events are delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// `WEBHOOK_MAX_ATTEMPTS`: delivery attempts before a delivery is marked failed.
+    pub max_attempts: u32,
+    /// `WEBHOOK_RETRY_BASE_MS`: wait after the first failed attempt; doubles each time, up to
+    /// one hour.
+    pub retry_base_ms: u64,
+    /// `WEBHOOK_POLL_INTERVAL_MS`: how often the worker looks for due deliveries when not
+    /// woken (deliveries queued by another server, retries coming due).
+    pub poll_interval_ms: u64,
+    /// `WEBHOOK_ALLOW_PRIVATE_URLS`: allow `http` and loopback, private and link-local
+    /// addresses (tests and local development only).
+    pub allow_private_urls: bool,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            max_attempts: 12,
+            retry_base_ms: 5_000,
+            poll_interval_ms: 1_000,
+            allow_private_urls: false,
+        }
+    }
 }
 
 /// Where the data lives and how SQLite is tuned.
@@ -688,6 +719,30 @@ impl Settings {
             token => token.map(Secret),
         };
 
+        let require_shipping_address = parse_bool(&get, "REQUIRE_SHIPPING_ADDRESS", false)?;
+        let webhooks = WebhookSettings {
+            max_attempts: parse_var(&get, "WEBHOOK_MAX_ATTEMPTS", 12, "a count")?,
+            retry_base_ms: parse_var(
+                &get,
+                "WEBHOOK_RETRY_BASE_MS",
+                5_000,
+                "a number of milliseconds",
+            )?,
+            poll_interval_ms: parse_var(
+                &get,
+                "WEBHOOK_POLL_INTERVAL_MS",
+                1_000,
+                "a number of milliseconds",
+            )?,
+            allow_private_urls: parse_bool(&get, "WEBHOOK_ALLOW_PRIVATE_URLS", false)?,
+        };
+        if webhooks.max_attempts == 0 {
+            return Err(invalid("WEBHOOK_MAX_ATTEMPTS", "must be at least 1"));
+        }
+        if webhooks.poll_interval_ms == 0 {
+            return Err(invalid("WEBHOOK_POLL_INTERVAL_MS", "must be at least 1"));
+        }
+
         let format = match get("LOG_FORMAT")
             .as_deref()
             .map(str::to_ascii_lowercase)
@@ -729,6 +784,8 @@ impl Settings {
             metrics_token,
             db_queue_max,
             catalog_cache_max_age_secs,
+            require_shipping_address,
+            webhooks,
             log,
         })
     }

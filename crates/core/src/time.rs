@@ -23,6 +23,18 @@ pub fn rfc3339<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::
     serializer.serialize_str(&format(time))
 }
 
+/// `#[serde(serialize_with = "emporium_core::time::rfc3339_opt")]` for optional times (null
+/// when absent).
+pub fn rfc3339_opt<S: Serializer>(
+    time: &Option<DateTime<Utc>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match time {
+        Some(time) => serializer.serialize_str(&format(time)),
+        None => serializer.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -54,9 +54,11 @@ struct SqliteIndex {
     sql: Option<String>,
 }
 
-/// `(deleted_at IS NULL) AND (stock > 0)` and `deleted_at IS NULL AND stock > 0` alike.
+/// `(deleted_at IS NULL) AND (stock > 0)` and `deleted_at IS NULL AND stock > 0` alike, and
+/// PostgreSQL's `'pending'::text` as SQLite's `'pending'`.
 fn normalise_condition(text: &str) -> String {
-    text.replace(['(', ')'], "")
+    text.replace("::text", "")
+        .replace(['(', ')'], "")
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")

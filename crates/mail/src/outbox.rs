@@ -23,6 +23,12 @@ pub enum MessageKind {
     PasswordChanged,
     /// An order was placed.
     OrderConfirmation,
+    /// An order was handed to the carrier (with tracking, when given).
+    OrderShipped,
+    /// An admin cancelled an order.
+    OrderCancelled,
+    /// A webhook endpoint was disabled after failing for days (to every admin).
+    WebhookDisabled,
 }
 
 impl MessageKind {
@@ -34,6 +40,9 @@ impl MessageKind {
             MessageKind::PasswordReset => "password_reset",
             MessageKind::PasswordChanged => "password_changed",
             MessageKind::OrderConfirmation => "order_confirmation",
+            MessageKind::OrderShipped => "order_shipped",
+            MessageKind::OrderCancelled => "order_cancelled",
+            MessageKind::WebhookDisabled => "webhook_disabled",
         }
     }
 }

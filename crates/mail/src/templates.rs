@@ -204,6 +204,102 @@ pub fn order_confirmation(
     }
 }
 
+/// How to follow a shipment; every part optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tracking {
+    /// The carrier's name.
+    pub carrier: Option<String>,
+    /// The carrier's tracking number.
+    pub tracking_number: Option<String>,
+    /// A page where the shipment can be followed.
+    pub tracking_url: Option<String>,
+}
+
+/// "Your order has shipped", with the tracking details the admin gave.
+pub fn order_shipped(shop: &str, name: &str, order_id: i32, tracking: &Tracking) -> Content {
+    let mut text_details = String::new();
+    let mut html_details = String::new();
+    if let Some(carrier) = &tracking.carrier {
+        text_details.push_str(&format!("Carrier: {carrier}\n"));
+        html_details.push_str(&format!("<p>Carrier: {}</p>\n", escape_html(carrier)));
+    }
+    if let Some(number) = &tracking.tracking_number {
+        text_details.push_str(&format!("Tracking number: {number}\n"));
+        html_details.push_str(&format!(
+            "<p>Tracking number: <b>{}</b></p>\n",
+            escape_html(number)
+        ));
+    }
+    if let Some(url) = &tracking.tracking_url {
+        text_details.push_str(&format!("Follow it here: {url}\n"));
+        html_details.push_str(&button(url, "Track your parcel"));
+    }
+    if !text_details.is_empty() {
+        text_details = format!("\n{text_details}");
+    }
+    Content {
+        subject: format!("Your {shop} order #{order_id} has shipped"),
+        text: format!(
+            "Hello {name},\n\nGood news: your order #{order_id} is on its way.\n\
+             {text_details}\n— {shop}\n"
+        ),
+        html: layout(
+            shop,
+            &format!(
+                "<p>Hello {},</p>\n<p>Good news: your order #{order_id} is on its way.</p>\n\
+                 {html_details}",
+                escape_html(name)
+            ),
+        ),
+    }
+}
+
+/// "Your order was cancelled" (by the shop), with what happens to the payment.
+pub fn order_cancelled(shop: &str, name: &str, order_id: i32, total: Money) -> Content {
+    Content {
+        subject: format!("Your {shop} order #{order_id} was cancelled"),
+        text: format!(
+            "Hello {name},\n\nWe had to cancel your order #{order_id}. The {total} you paid \
+             will be refunded to your original payment method.\n\nIf you did not expect \
+             this, please reply to this email.\n\n— {shop}\n"
+        ),
+        html: layout(
+            shop,
+            &format!(
+                "<p>Hello {},</p>\n<p>We had to cancel your order #{order_id}. The {total} you \
+                 paid will be refunded to your original payment method.</p>\n<p>If you did \
+                 not expect this, please reply to this email.</p>",
+                escape_html(name)
+            ),
+        ),
+    }
+}
+
+/// To an admin: a webhook endpoint failed for days and was disabled.
+pub fn webhook_disabled(shop: &str, name: &str, url: &str, webhook_id: i32) -> Content {
+    Content {
+        subject: format!("{shop}: webhook #{webhook_id} was disabled"),
+        text: format!(
+            "Hello {name},\n\nEvery delivery to the webhook #{webhook_id} ({url}) failed for \
+             three days, so it was disabled. Its undelivered events are kept: fix the receiver, \
+             then enable it again (PATCH /admin/webhooks/{webhook_id} with \
+             {{\"enabled\": true}}).\n\n— {shop}\n"
+        ),
+        html: layout(
+            shop,
+            &format!(
+                "<p>Hello {},</p>\n<p>Every delivery to the webhook #{webhook_id} \
+                 (<code>{}</code>) failed for three days, so it was disabled. Its undelivered \
+                 events are kept: fix the receiver, then enable it again (<code>PATCH \
+                 /admin/webhooks/{webhook_id}</code> with <code>{{\"enabled\": \
+                 true}}</code>).</p>",
+                escape_html(name),
+                escape_html(url)
+            ),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,5 +367,41 @@ mod tests {
         assert!(content.text.contains("3 × Lamp @ 19.99 = 59.97"));
         assert!(content.text.contains("Total: 59.97"));
         assert!(content.html.contains("59.97"));
+    }
+
+    #[test]
+    fn shipped_mail_carries_the_tracking_and_escapes_it() {
+        let tracking = Tracking {
+            carrier: Some("DHL <Express>".into()),
+            tracking_number: Some("JD014600006281230704".into()),
+            tracking_url: Some("https://track.example/?n=JD01&x=1".into()),
+        };
+        let content = order_shipped("Emporium", "Ada", 7, &tracking);
+        assert!(content.subject.contains("#7") && content.subject.contains("shipped"));
+        assert!(content.text.contains("Carrier: DHL <Express>"));
+        assert!(
+            content
+                .text
+                .contains("Tracking number: JD014600006281230704")
+        );
+        assert!(content.text.contains("https://track.example/?n=JD01&x=1"));
+        assert!(content.html.contains("DHL &lt;Express&gt;"));
+        assert!(
+            content
+                .html
+                .contains("href=\"https://track.example/?n=JD01&amp;x=1\"")
+        );
+        let bare = order_shipped("Emporium", "Ada", 7, &Tracking::default());
+        assert!(!bare.text.contains("Carrier") && !bare.text.contains("Tracking"));
+    }
+
+    #[test]
+    fn cancelled_and_webhook_mails_name_what_happened() {
+        let content = order_cancelled("Emporium", "Ada", 9, Money::from_cents(1250));
+        assert!(content.subject.contains("#9") && content.text.contains("12.50"));
+        let content = webhook_disabled("Emporium", "Root", "https://erp.example/<hook>", 3);
+        assert!(content.subject.contains("#3"));
+        assert!(content.text.contains("https://erp.example/<hook>"));
+        assert!(content.html.contains("https://erp.example/&lt;hook&gt;"));
     }
 }
