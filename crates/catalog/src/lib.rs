@@ -4,7 +4,9 @@
 //! admin who created them ([`manage`]), public listing with filters, sorting and pagination,
 //! full-text search and categories ([`listing`]), and a demo catalog ([`demo`]). Deleted
 //! products are kept (soft delete) so that order history stays intact, but no read here ever
-//! returns them.
+//! returns them. A stock change that crosses zero, wherever it happens (here, a checkout, a
+//! cancellation), publishes `product.out_of_stock` / `product.back_in_stock` through
+//! [`manage::stock_changed`] in the same transaction.
 
 pub mod cache;
 pub mod demo;

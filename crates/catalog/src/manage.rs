@@ -98,6 +98,23 @@ fn update(
     get(conn, id)
 }
 
+/// Publishes the webhook event for product `id`'s stock going from `before` to `after`, if
+/// that crosses zero (`product.out_of_stock` or `product.back_in_stock`, with the product as
+/// the API shows it). Call it in the transaction that changed the stock.
+pub fn stock_changed(
+    conn: &mut Conn,
+    id: ProductId,
+    before: i32,
+    after: i32,
+    now: DateTime<Utc>,
+) -> Result<(), CatalogError> {
+    if let Some(event) = emporium_webhooks::EventType::for_stock_change(before, after) {
+        let product = live(conn, id)?.to_product();
+        emporium_webhooks::publish(conn, event, &product, now)?;
+    }
+    Ok(())
+}
+
 /// Replaces every field of a product the actor owns.
 pub fn replace(
     conn: &mut Conn,
@@ -107,8 +124,10 @@ pub fn replace(
     now: DateTime<Utc>,
 ) -> Result<Product, CatalogError> {
     write_transaction(conn, |conn| {
-        owned(conn, actor, id)?;
-        update(conn, id, fields.clone().into(), now)
+        let before = owned(conn, actor, id)?.stock;
+        let product = update(conn, id, fields.clone().into(), now)?;
+        stock_changed(conn, id, before, product.stock, now)?;
+        Ok(product)
     })
 }
 
@@ -122,6 +141,7 @@ pub fn patch(
 ) -> Result<Product, CatalogError> {
     write_transaction(conn, |conn| {
         let row = owned(conn, actor, id)?;
+        let before = row.stock;
         let patch = patch.clone();
         let fields = ProductFields {
             name: patch.name.unwrap_or(row.name),
@@ -131,7 +151,9 @@ pub fn patch(
             category: patch.category.unwrap_or(row.category),
             image_url: patch.image_url.unwrap_or(row.image_url),
         };
-        update(conn, id, fields.into(), now)
+        let product = update(conn, id, fields.into(), now)?;
+        stock_changed(conn, id, before, product.stock, now)?;
+        Ok(product)
     })
 }
 

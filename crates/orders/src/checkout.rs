@@ -3,14 +3,16 @@
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use emporium_cart::{Shortage, StoredLine};
-use emporium_core::{Email, Money, OrderId, UserId, ValidationErrors};
+use emporium_core::{AddressId, Email, Money, OrderId, UserId, ValidationErrors};
 use emporium_db::schema::{cart_items, idempotency_keys, order_items, orders, products, users};
 use emporium_db::{Conn, write_transaction};
 use emporium_mail::{MessageKind, OutgoingMail, templates};
+use emporium_webhooks::EventType;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::OrderError;
+use crate::addresses::{AddressInput, ShippingAddress};
 use crate::model::{self, Order, Status};
 
 /// The card the dummy processor declines; every other valid card is approved.
@@ -20,26 +22,55 @@ pub const MAX_KEY_CHARS: usize = 255;
 /// How long a key's first response is kept for replay (at least the 24 hours promised).
 pub const KEY_RETENTION: Duration = Duration::hours(48);
 
-/// The optional checkout body: `{"payment": {"method": "dummy", "card_number": "…"}}`.
+/// The optional checkout body: `{"payment": {"method": "dummy", "card_number": "…"},
+/// "shipping_address": {…} | "address_id": 3}`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct CheckoutRequest {
     /// How to pay; absent means the dummy processor with no card, which approves.
     #[serde(default, deserialize_with = "object_or_null")]
     pub payment: Option<PaymentInput>,
+    /// Where to ship, given inline.
+    #[serde(default, deserialize_with = "object_or_null")]
+    pub shipping_address: Option<AddressInput>,
+    /// Where to ship: one of the caller's saved addresses.
+    #[serde(default)]
+    pub address_id: Option<emporium_core::WholeNumber>,
 }
 
 /// An object or null, never an array (serde would otherwise fill a struct from one).
-fn object_or_null<'de, D: serde::Deserializer<'de>>(
+fn object_or_null<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned>(
     deserializer: D,
-) -> Result<Option<PaymentInput>, D::Error> {
+) -> Result<Option<T>, D::Error> {
     use serde::de::Error;
     match serde_json::Value::deserialize(deserializer)? {
         serde_json::Value::Null => Ok(None),
-        value @ serde_json::Value::Object(_) => PaymentInput::deserialize(value)
-            .map(Some)
-            .map_err(D::Error::custom),
+        value @ serde_json::Value::Object(_) => {
+            T::deserialize(value).map(Some).map_err(D::Error::custom)
+        }
         _ => Err(D::Error::custom("must be an object")),
     }
+}
+
+/// Where a checkout ships.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ShipTo {
+    /// Nowhere given (allowed unless `REQUIRE_SHIPPING_ADDRESS`); the order's
+    /// `shipping_address` is null.
+    #[default]
+    Nowhere,
+    /// An address given inline.
+    Address(ShippingAddress),
+    /// One of the buyer's saved addresses (copied into the order).
+    Saved(AddressId),
+}
+
+/// A checked checkout body.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checkout {
+    /// How to pay.
+    pub payment: Payment,
+    /// Where to ship.
+    pub ship_to: ShipTo,
 }
 
 /// The payment part of the body, as sent.
@@ -118,6 +149,66 @@ impl CheckoutRequest {
     }
 }
 
+impl CheckoutRequest {
+    /// Checks the whole body, naming every bad field: the payment, and at most one of
+    /// `shipping_address` and `address_id` (both is a 422 naming both). With
+    /// `require_address` (`REQUIRE_SHIPPING_ADDRESS`), giving neither is a 422 naming
+    /// `shipping_address`.
+    pub fn into_checkout(self, require_address: bool) -> Result<Checkout, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let address = self.shipping_address;
+        let address_id = self.address_id;
+        let payment = match (CheckoutRequest {
+            payment: self.payment,
+            shipping_address: None,
+            address_id: None,
+        })
+        .into_payment()
+        {
+            Ok(payment) => Some(payment),
+            Err(e) => {
+                errors.extend(e);
+                None
+            }
+        };
+        let ship_to = match (address, address_id) {
+            (Some(_), Some(_)) => {
+                let message = "give either shipping_address or address_id, not both";
+                errors.push("shipping_address", message);
+                errors.push("address_id", message);
+                None
+            }
+            (Some(input), None) => match input.into_fields("shipping_address.") {
+                Ok((fields, _)) => Some(ShipTo::Address(fields)),
+                Err(e) => {
+                    errors.extend(e);
+                    None
+                }
+            },
+            (None, Some(id)) => match i32::try_from(id.0) {
+                Ok(id) if id > 0 => Some(ShipTo::Saved(AddressId(id))),
+                _ => {
+                    errors.push("address_id", "must be the id of one of your addresses");
+                    None
+                }
+            },
+            (None, None) if require_address => {
+                errors.push(
+                    "shipping_address",
+                    "is required: give a shipping_address or an address_id",
+                );
+                None
+            }
+            (None, None) => Some(ShipTo::Nowhere),
+        };
+        errors.finish(
+            payment
+                .zip(ship_to)
+                .map(|(payment, ship_to)| Checkout { payment, ship_to }),
+        )
+    }
+}
+
 /// Checks an `Idempotency-Key`: 1..=255 visible ASCII characters.
 pub fn parse_key(key: &str) -> Result<String, ValidationErrors> {
     let ok =
@@ -134,6 +225,10 @@ pub fn parse_key(key: &str) -> Result<String, ValidationErrors> {
 
 /// What a checkout produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per checkout, matched at once; boxing the order would only add a deref"
+)]
 pub enum Outcome {
     /// A new order. `body` is its JSON, exactly as stored for replay.
     Created {
@@ -151,17 +246,40 @@ pub enum Outcome {
     },
 }
 
-fn fingerprint(lines: &[StoredLine]) -> String {
+/// What a key is bound to: the cart's lines and, when given, the shipping address. (Without
+/// an address it is what it was before addresses existed, so older keys still match.)
+fn fingerprint(lines: &[StoredLine], address: Option<&ShippingAddress>) -> String {
     let mut parts: Vec<(i32, i32)> = lines
         .iter()
         .map(|l| (l.product_id.get(), l.quantity))
         .collect();
     parts.sort_unstable();
-    let text: String = parts.iter().map(|(p, q)| format!("{p}:{q};")).collect();
+    let mut text: String = parts.iter().map(|(p, q)| format!("{p}:{q};")).collect();
+    if let Some(address) = address {
+        text.push_str("ship:");
+        text.push_str(&serde_json::to_string(address).unwrap_or_default());
+    }
     Sha256::digest(text.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// Checks out `user`'s cart with no shipping address: [`checkout_with`] with
+/// [`ShipTo::Nowhere`].
+pub fn checkout(
+    conn: &mut Conn,
+    user: UserId,
+    key: Option<&str>,
+    payment: &Payment,
+    shop_name: &str,
+    now: DateTime<Utc>,
+) -> Result<Outcome, OrderError> {
+    let order = Checkout {
+        payment: payment.clone(),
+        ship_to: ShipTo::Nowhere,
+    };
+    checkout_with(conn, user, key, &order, shop_name, now)
 }
 
 /// Checks out `user`'s cart.
@@ -172,19 +290,29 @@ fn fingerprint(lines: &[StoredLine]) -> String {
 /// (`CartEmpty`) that the stock covers (`InsufficientStock` lists every short line), the
 /// payment must be approved (`PaymentDeclined`), and then stock is decremented, the order and
 /// its lines written with copies of names and prices, the cart emptied, the confirmation
-/// mail queued and the response stored under the key. Any error leaves everything as it was;
-/// failed attempts do not use up a key.
-pub fn checkout(
+/// mail queued, the `order.paid` event (and `product.out_of_stock` for each product it sold
+/// out) published and the response stored under the key. The order keeps a copy of the
+/// shipping address (an `address_id` that is not the buyer's is `AddressNotFound`, as for a
+/// cart line naming an unknown product).
+/// The key's fingerprint covers the address. Any error leaves everything as it was; failed
+/// attempts do not use up a key.
+pub fn checkout_with(
     conn: &mut Conn,
     user: UserId,
     key: Option<&str>,
-    payment: &Payment,
+    order: &Checkout,
     shop_name: &str,
     now: DateTime<Utc>,
 ) -> Result<Outcome, OrderError> {
+    let payment = &order.payment;
     write_transaction(conn, |conn| {
+        let address = match &order.ship_to {
+            ShipTo::Nowhere => None,
+            ShipTo::Address(address) => Some(address.clone()),
+            ShipTo::Saved(id) => Some(crate::addresses::shipping_fields(conn, user, *id)?),
+        };
         let lines = emporium_cart::lines(conn, user)?;
-        let print = fingerprint(&lines);
+        let print = fingerprint(&lines, address.as_ref());
         if let Some(key) = key {
             diesel::delete(
                 idempotency_keys::table
@@ -235,21 +363,30 @@ pub fn checkout(
         for line in &lines {
             // The conditional update is what keeps stock from going negative, whatever else
             // runs at the same time.
-            let updated = diesel::update(
+            let left: Option<i32> = diesel::update(
                 products::table
                     .find(line.product_id)
                     .filter(products::deleted_at.is_null())
                     .filter(products::stock.ge(line.quantity)),
             )
             .set(products::stock.eq(products::stock - line.quantity))
-            .execute(conn)?;
-            if updated != 1 {
+            .returning(products::stock)
+            .get_result(conn)
+            .optional()?;
+            let Some(left) = left else {
                 return Err(OrderError::InsufficientStock(vec![Shortage {
                     product_id: line.product_id,
                     requested: i64::from(line.quantity),
                     available: i64::from(line.stock),
                 }]));
-            }
+            };
+            emporium_catalog::manage::stock_changed(
+                conn,
+                line.product_id,
+                left + line.quantity,
+                left,
+                now,
+            )?;
             let line_total = line
                 .unit_price
                 .checked_mul(i64::from(line.quantity))
@@ -259,12 +396,18 @@ pub fn checkout(
         }
 
         let at = now.naive_utc();
+        let shipping_json = address
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| OrderError::Internal(e.to_string()))?;
         let order_id: OrderId = diesel::insert_into(orders::table)
             .values((
                 orders::user_id.eq(user),
                 orders::status.eq(Status::Paid.as_str()),
                 orders::total_cents.eq(total),
                 orders::item_count.eq(item_count),
+                orders::shipping_address.eq(shipping_json.as_deref()),
                 orders::created_at.eq(at),
                 orders::updated_at.eq(at),
             ))
@@ -313,6 +456,7 @@ pub fn checkout(
         )?;
 
         let order = model::load(conn, order_id)?;
+        emporium_webhooks::publish(conn, EventType::OrderPaid, &order, now)?;
         let body =
             serde_json::to_string(&order).map_err(|e| OrderError::Internal(e.to_string()))?;
         if let Some(key) = key {
@@ -348,6 +492,7 @@ mod tests {
                     method: Some(method.into()),
                     card_number: Some(card.into()),
                 }),
+                ..CheckoutRequest::default()
             }
             .into_payment()
         };

@@ -5,14 +5,22 @@
 //! written with copies of each product's name and price, the cart is emptied and the
 //! confirmation email queued — all of it or nothing. However many checkouts run at once,
 //! stock never goes below zero. An idempotency key makes a retried checkout answer with the
-//! first response instead of ordering twice. [`lifecycle`] moves orders along
-//! `paid → shipped → delivered` and cancels them (restocking a paid order).
+//! first response instead of ordering twice. An order may ship to an address given inline or
+//! taken from the buyer's address book ([`addresses`]); it keeps a copy. [`lifecycle`] moves
+//! orders along `paid → shipped → delivered` (with tracking) and cancels them (restocking a
+//! paid order), emailing the buyer when an order ships or an admin cancels it. Every
+//! transition publishes its webhook event (`order.paid`, `order.shipped`, …) in its own
+//! transaction.
 
+pub mod addresses;
 pub mod checkout;
+pub mod countries;
 pub mod lifecycle;
 pub mod model;
 
-pub use checkout::{CheckoutRequest, Outcome, Payment};
+pub use addresses::{Address, AddressInput, ShippingAddress};
+pub use checkout::{Checkout, CheckoutRequest, Outcome, Payment, ShipTo};
+pub use lifecycle::{AdminChange, Tracking, TrackingInput};
 pub use model::{Order, OrderItem, OrderSummary, Status};
 
 use emporium_cart::Shortage;
@@ -47,6 +55,15 @@ pub enum OrderError {
         /// Requested status.
         to: Status,
     },
+    /// No such address in the caller's address book.
+    #[error("no such address")]
+    AddressNotFound,
+    /// The address book is full.
+    #[error("an account may keep at most {} addresses", addresses::MAX_ADDRESSES)]
+    AddressLimit,
+    /// Tracking can only be set on an order that is (or becomes) shipped.
+    #[error("tracking can only be set on a shipped order; this one is {0}")]
+    NotShipped(Status),
     /// A database failure.
     #[error("database: {0}")]
     Database(#[from] diesel::result::Error),
@@ -58,6 +75,15 @@ pub enum OrderError {
 impl emporium_db::TransactionError for OrderError {
     fn is_transient(&self) -> bool {
         matches!(self, OrderError::Database(e) if emporium_db::TransactionError::is_transient(e))
+    }
+}
+
+impl From<emporium_catalog::CatalogError> for OrderError {
+    fn from(error: emporium_catalog::CatalogError) -> Self {
+        match error {
+            emporium_catalog::CatalogError::Database(e) => OrderError::Database(e),
+            other => OrderError::Internal(other.to_string()),
+        }
     }
 }
 

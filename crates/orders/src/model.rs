@@ -8,6 +8,7 @@ use emporium_db::schema::{order_items, orders};
 use serde::{Deserialize, Serialize};
 
 use crate::OrderError;
+use crate::addresses::ShippingAddress;
 
 /// Where an order is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -81,6 +82,15 @@ pub struct Order {
     pub items: Vec<OrderItem>,
     /// Sum of the line totals.
     pub total: Money,
+    /// Where it ships: a copy taken at checkout (later address book edits do not change it),
+    /// or null when none was given.
+    pub shipping_address: Option<ShippingAddress>,
+    /// The carrier, once shipped with one.
+    pub carrier: Option<String>,
+    /// The carrier's tracking number, once shipped with one.
+    pub tracking_number: Option<String>,
+    /// Where the shipment can be followed, once shipped with it.
+    pub tracking_url: Option<String>,
     /// Checkout time.
     #[serde(serialize_with = "emporium_core::time::rfc3339")]
     pub created_at: DateTime<Utc>,
@@ -128,6 +138,14 @@ pub struct OrderRow {
     pub created_at: NaiveDateTime,
     /// Updated (UTC).
     pub updated_at: NaiveDateTime,
+    /// The shipping address copy, as JSON.
+    pub shipping_address: Option<String>,
+    /// Carrier.
+    pub carrier: Option<String>,
+    /// Tracking number.
+    pub tracking_number: Option<String>,
+    /// Tracking page.
+    pub tracking_url: Option<String>,
 }
 
 impl OrderRow {
@@ -189,11 +207,21 @@ pub fn items(conn: &mut Conn, id: OrderId) -> Result<Vec<OrderItem>, OrderError>
 pub fn load(conn: &mut Conn, id: OrderId) -> Result<Order, OrderError> {
     let row = row(conn, id)?;
     let items = items(conn, id)?;
+    let shipping_address = row
+        .shipping_address
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| OrderError::Internal(format!("stored shipping address: {e}")))?;
     Ok(Order {
         id: row.id,
         status: row.status(),
         items,
         total: row.total_cents,
+        shipping_address,
+        carrier: row.carrier,
+        tracking_number: row.tracking_number,
+        tracking_url: row.tracking_url,
         created_at: emporium_core::time::from_db(row.created_at),
         updated_at: emporium_core::time::from_db(row.updated_at),
     })
