@@ -5,7 +5,7 @@
 //!
 //! - [`core`]: ids, [`Money`](core::Money), [`Email`](core::Email), pagination, settings;
 //! - [`db`]: the connection pool, migrations and schema;
-//! - [`auth`], [`catalog`], [`cart`], [`orders`], [`mail`]: the shop's domains.
+//! - [`auth`], [`catalog`], [`cart`], [`orders`], [`mail`], [`webhooks`]: the shop's domains.
 //!
 //! The HTTP server (`emporium-server`, binary `emporium`) is a thin layer over the same
 //! functions.
@@ -17,3 +17,4 @@ pub use emporium_core as core;
 pub use emporium_db as db;
 pub use emporium_mail as mail;
 pub use emporium_orders as orders;
+pub use emporium_webhooks as webhooks;

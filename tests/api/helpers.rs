@@ -174,6 +174,17 @@ impl TestApp {
         }
     }
 
+    /// Stops this server (gracefully: its workers finish what they are sending) and starts a
+    /// new one on the same database, SMTP server and environment: a restart.
+    pub async fn restart(self) -> TestApp {
+        let env = self.env.clone();
+        let db = Arc::clone(&self.db);
+        let mail_server = Arc::clone(&self.mail_server);
+        self.handle.stop(true).await;
+        drop(self);
+        TestApp::start(env, |_| {}, db, mail_server).await
+    }
+
     /// The test database every server of this app uses.
     pub fn db(&self) -> &TestDb {
         &self.db

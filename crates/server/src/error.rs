@@ -460,6 +460,36 @@ impl From<emporium_orders::OrderError> for ApiError {
                 "invalid_transition",
                 format!("An order that is {from} cannot become {to}."),
             ),
+            E::AddressNotFound => ApiError::not_found("No such address."),
+            E::AddressLimit => ApiError::conflict(
+                "address_limit",
+                format!(
+                    "An account keeps at most {} addresses; delete one first.",
+                    emporium_orders::addresses::MAX_ADDRESSES
+                ),
+            ),
+            E::NotShipped(status) => ApiError::conflict(
+                "not_shipped",
+                format!(
+                    "Tracking can only be set on a shipped order (or with \"status\": \"shipped\"); this order is {status}."
+                ),
+            ),
+            E::Database(error) => database(error),
+            E::Internal(message) => ApiError::internal(anyhow::anyhow!(message)),
+        }
+    }
+}
+
+impl From<emporium_webhooks::WebhookError> for ApiError {
+    fn from(error: emporium_webhooks::WebhookError) -> Self {
+        use emporium_webhooks::WebhookError as E;
+        match error {
+            E::Validation(errors) => ApiError::validation(errors),
+            E::NotFound => ApiError::not_found("No such webhook or delivery."),
+            E::Disabled => ApiError::conflict(
+                "webhook_disabled",
+                "The webhook is disabled; enable it (PATCH {\"enabled\": true}) before retrying.",
+            ),
             E::Database(error) => database(error),
             E::Internal(message) => ApiError::internal(anyhow::anyhow!(message)),
         }

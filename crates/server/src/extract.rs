@@ -248,3 +248,44 @@ impl FromRequest for PathId {
         })
     }
 }
+
+/// The two ids of a nested path (`/admin/webhooks/{id}/deliveries/{delivery_id}`), each
+/// checked as [`PathId`] checks one; every bad one is named in the 422.
+#[derive(Debug, Clone, Copy)]
+pub struct PathIds(pub i32, pub i32);
+
+impl FromRequest for PathIds {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let params: Vec<(String, String)> = req
+            .match_info()
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        if params.len() != 2 {
+            return ready(Err(ApiError::internal(anyhow::anyhow!(
+                "PathIds used on a route without two parameters"
+            ))));
+        }
+        let mut errors = ValidationErrors::new();
+        let ids: Vec<Option<i32>> = params
+            .iter()
+            .map(|(name, value)| {
+                let id = value
+                    .parse::<emporium_core::IntegerText>()
+                    .ok()
+                    .and_then(|n| i32::try_from(n.0).ok());
+                if id.is_none() {
+                    errors.push(name.clone(), "must be a 32-bit integer");
+                }
+                id
+            })
+            .collect();
+        ready(match (ids[0], ids[1]) {
+            (Some(first), Some(second)) => Ok(PathIds(first, second)),
+            _ => Err(ApiError::validation(errors)),
+        })
+    }
+}

@@ -387,12 +387,191 @@ pub struct CartQuantityBody {
     pub quantity: i64,
 }
 
-/// The optional checkout body.
+/// The optional checkout body. Give at most one of `shipping_address` and `address_id` (both
+/// is a 422 naming both). With `REQUIRE_SHIPPING_ADDRESS=true`, one of them is required (a 422
+/// naming `shipping_address` otherwise). An `address_id` that is not one of the caller's
+/// addresses is a 404 `not_found`.
 #[derive(Serialize, ToSchema)]
-#[schema(example = json!({"payment": {"method": "dummy", "card_number": "4242424242424242"}}))]
+#[schema(example = json!({"payment": {"method": "dummy", "card_number": "4242424242424242"}, "address_id": 1}))]
 pub struct CheckoutBody {
     /// How to pay (the dummy processor approves everything but `4000000000000002`).
     pub payment: Option<PaymentBody>,
+    /// Where to ship, given inline; the order keeps a copy.
+    pub shipping_address: Option<ShippingAddressBody>,
+    /// Where to ship: one of the caller's saved addresses; the order keeps a copy.
+    #[schema(minimum = 1, maximum = 2147483647)]
+    pub address_id: Option<i64>,
+}
+
+/// An address inline at checkout (no `id`, `is_default` or `created_at`).
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"name": "Ada Lovelace", "line1": "12 St James's Square", "city": "London", "postal_code": "SW1Y 4JH", "country": "GB", "phone": "+44 20 7946 0958"}))]
+pub struct ShippingAddressBody {
+    /// The recipient, 1 to 200 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub name: String,
+    /// Street and number, 1 to 200 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub line1: String,
+    /// Apartment, floor, company; up to 200 characters (empty or null for none).
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    pub line2: Option<String>,
+    /// City or town, 1 to 200 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub city: String,
+    /// State, province or county; up to 200 characters (empty or null for none).
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    pub region: Option<String>,
+    /// Postal or ZIP code (pattern filled in from the validator).
+    #[schema(min_length = 1, max_length = 20)]
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2 country code in capitals (the list is filled in from the validator).
+    pub country: String,
+    /// E.164 phone number, optionally grouped (`+49 30 123456`); stored as `+4930123456`.
+    pub phone: Option<String>,
+}
+
+/// `POST /users/me/addresses`.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"name": "Ada Lovelace", "line1": "12 St James's Square", "city": "London", "postal_code": "SW1Y 4JH", "country": "GB", "is_default": true}))]
+pub struct AddressBody {
+    /// The recipient, 1 to 200 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub name: String,
+    /// Street and number, 1 to 200 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub line1: String,
+    /// Apartment, floor, company; up to 200 characters (empty or null for none).
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    pub line2: Option<String>,
+    /// City or town, 1 to 200 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub city: String,
+    /// State, province or county; up to 200 characters (empty or null for none).
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    pub region: Option<String>,
+    /// Postal or ZIP code.
+    #[schema(min_length = 1, max_length = 20)]
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2 country code in capitals.
+    pub country: String,
+    /// E.164 phone number, optionally grouped (`+49 30 123456`); stored as `+4930123456`.
+    pub phone: Option<String>,
+    /// Make it the default (the previous default stops being it). An account's first
+    /// address is the default anyway.
+    #[schema(default = false)]
+    pub is_default: Option<bool>,
+}
+
+/// `PATCH /users/me/addresses/{id}`: only the fields given change. `line2`, `region` and
+/// `phone` may be null (cleared); the others may not. `is_default: true` makes it the default;
+/// `false` on the default leaves the account without one.
+#[derive(Serialize, ToSchema)]
+pub struct AddressPatchBody {
+    /// The recipient, 1 to 200 characters.
+    #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub name: String,
+    /// Street and number, 1 to 200 characters.
+    #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub line1: String,
+    /// Up to 200 characters; null or empty clears it.
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    pub line2: Option<String>,
+    /// City or town, 1 to 200 characters.
+    #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub city: String,
+    /// Up to 200 characters; null or empty clears it.
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    pub region: Option<String>,
+    /// Postal or ZIP code.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 20)]
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2 country code in capitals.
+    #[serde(default)]
+    pub country: String,
+    /// E.164 phone number; null clears it.
+    pub phone: Option<String>,
+    /// Make it the default.
+    #[serde(default)]
+    pub is_default: bool,
+}
+
+/// `POST /admin/webhooks`. Without `WEBHOOK_ALLOW_PRIVATE_URLS=true` the URL must be
+/// `https://` with a public DNS name (no IP address, no localhost); every address the name
+/// resolves to is checked again on each delivery, and a loopback, private, link-local or
+/// metadata address is refused (the delivery fails with that reason).
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"url": "https://erp.example.com/hooks/emporium", "events": ["order.paid", "order.shipped"], "description": "ERP"}))]
+pub struct WebhookBody {
+    /// Where events are POSTed (pattern filled in from the validator).
+    #[schema(max_length = 2048)]
+    pub url: String,
+    /// The events to receive (duplicates are ignored).
+    #[schema(min_items = 1)]
+    pub events: Vec<emporium_webhooks::EventType>,
+    /// What it is for, up to 500 characters.
+    #[schema(max_length = 500)]
+    pub description: Option<String>,
+}
+
+/// `PATCH /admin/webhooks/{id}`: only the fields given change; `description: null` clears
+/// it. `enabled: true` on a disabled endpoint resumes its queued deliveries.
+#[derive(Serialize, ToSchema)]
+pub struct WebhookPatchBody {
+    /// Where events are POSTed.
+    #[serde(default)]
+    #[schema(max_length = 2048)]
+    pub url: String,
+    /// The events to receive.
+    #[serde(default)]
+    #[schema(min_items = 1)]
+    pub events: Vec<emporium_webhooks::EventType>,
+    /// Up to 500 characters; null clears it.
+    #[schema(max_length = 500)]
+    pub description: Option<String>,
+    /// Whether events are queued and sent.
+    #[serde(default)]
+    pub enabled: bool,
 }
 
 /// The dummy payment.
@@ -409,12 +588,36 @@ pub struct PaymentBody {
     pub card_number: Option<String>,
 }
 
-/// `PATCH /admin/orders/{id}`.
+/// `PATCH /admin/orders/{id}`: a new status, tracking, or both. Tracking can only be set on an
+/// order that is or becomes `shipped` (409 `not_shipped` otherwise); null clears a tracking
+/// field. Shipping emails the buyer (with the tracking); an admin's cancellation emails the
+/// buyer too. Each transition is published to webhooks.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"status": "shipped", "carrier": "DHL", "tracking_number": "JD014600006281230704", "tracking_url": "https://www.dhl.com/track?id=JD014600006281230704"}))]
 pub struct OrderStatusBody {
     /// The status to move to: `shipped` (from paid), `delivered` (from shipped),
-    /// `cancelled` (from paid, restocking; or from shipped).
-    pub status: emporium_orders::Status,
+    /// `cancelled` (from paid, restocking; or from shipped). Required unless tracking is given.
+    pub status: Option<emporium_orders::Status>,
+    /// The carrier, 1 to 100 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub carrier: Option<String>,
+    /// The carrier's tracking number, 1 to 100 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub tracking_number: Option<String>,
+    /// An `https://` page where the shipment can be followed.
+    #[schema(
+        max_length = 2048,
+        pattern = r"^\s*https://[^\s/?#\u0000-\u001f\u007f-\u009f][^\s\u0000-\u001f\u007f-\u009f]*\s*$"
+    )]
+    pub tracking_url: Option<String>,
 }
 
 /// The document.
@@ -471,6 +674,19 @@ pub struct OrderStatusBody {
         handlers::orders::cancel,
         handlers::orders::admin_list,
         handlers::orders::admin_update,
+        handlers::addresses::list,
+        handlers::addresses::create,
+        handlers::addresses::get,
+        handlers::addresses::update,
+        handlers::addresses::delete,
+        handlers::webhooks::list,
+        handlers::webhooks::create,
+        handlers::webhooks::get,
+        handlers::webhooks::update,
+        handlers::webhooks::delete,
+        handlers::webhooks::rotate_secret,
+        handlers::webhooks::deliveries,
+        handlers::webhooks::retry,
     ),
     components(schemas(ProblemDoc)),
     modifiers(&Finish),
@@ -481,6 +697,14 @@ pub struct OrderStatusBody {
         (name = "products", description = "The catalog: public reads, admin writes"),
         (name = "cart", description = "The signed-in account's cart"),
         (name = "orders", description = "Checkout, orders and their lifecycle"),
+        (name = "addresses", description = "The signed-in account's address book"),
+        (name = "webhooks", description = "Signed event deliveries to other systems (Standard Webhooks: \
+            `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256 of \"id.timestamp.body\">` \
+            with the endpoint's `whsec_` secret). The body is `{type, timestamp, data}`, `data` being the \
+            order or product as this API shows it. Delivery is at least once: the same `webhook-id` may \
+            arrive twice after a crash or a manual retry. Failed deliveries are retried with exponential \
+            backoff (`WEBHOOK_MAX_ATTEMPTS`, `WEBHOOK_RETRY_BASE_MS`, doubling up to an hour); an endpoint \
+            that fails for three days running is disabled and the admins are emailed."),
     )
 )]
 pub struct ApiDoc;
@@ -534,6 +758,7 @@ fn link(
 impl Modify for Finish {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
+        validators(components);
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(
@@ -720,6 +945,40 @@ fn finish_operation(path: &str, operation: &mut Operation) {
                 None,
             );
         }
+        Some("create_address") => {
+            for (name, target) in [
+                ("GetAddress", "get_address"),
+                ("UpdateAddress", "update_address"),
+                ("DeleteAddress", "delete_address"),
+            ] {
+                link(
+                    operation,
+                    "201",
+                    name,
+                    target,
+                    &[("id", "$response.body#/id")],
+                    None,
+                );
+            }
+        }
+        Some("create_webhook") => {
+            for (name, target) in [
+                ("GetWebhook", "get_webhook"),
+                ("UpdateWebhook", "update_webhook"),
+                ("DeleteWebhook", "delete_webhook"),
+                ("RotateSecret", "rotate_webhook_secret"),
+                ("ListDeliveries", "list_webhook_deliveries"),
+            ] {
+                link(
+                    operation,
+                    "201",
+                    name,
+                    target,
+                    &[("id", "$response.body#/id")],
+                    None,
+                );
+            }
+        }
         Some("get_order") => link(
             operation,
             "200",
@@ -729,6 +988,63 @@ fn finish_operation(path: &str, operation: &mut Operation) {
             None,
         ),
         _ => {}
+    }
+}
+
+/// Fills in the rules that live in the validators, so the document publishes exactly what
+/// the server accepts: the country list, the postal code, phone and webhook URL patterns, and
+/// "not both" for the checkout's two ways of naming an address.
+fn validators(components: &mut utoipa::openapi::Components) {
+    use utoipa::openapi::schema::Schema;
+    fn object<'a>(
+        components: &'a mut utoipa::openapi::Components,
+        name: &str,
+    ) -> Option<&'a mut utoipa::openapi::schema::Object> {
+        match components.schemas.get_mut(name) {
+            Some(RefOr::T(Schema::Object(object))) => Some(object),
+            _ => None,
+        }
+    }
+    fn property<'a>(
+        object: &'a mut utoipa::openapi::schema::Object,
+        name: &str,
+    ) -> Option<&'a mut utoipa::openapi::schema::Object> {
+        match object.properties.get_mut(name) {
+            Some(RefOr::T(Schema::Object(property))) => Some(property),
+            _ => None,
+        }
+    }
+    let countries: Vec<serde_json::Value> = emporium_orders::countries::ALPHA2
+        .iter()
+        .map(|code| serde_json::Value::from(*code))
+        .collect();
+    for name in ["AddressBody", "AddressPatchBody", "ShippingAddressBody"] {
+        let Some(body) = object(components, name) else {
+            continue;
+        };
+        if let Some(country) = property(body, "country") {
+            country.enum_values = Some(countries.clone());
+        }
+        if let Some(postal) = property(body, "postal_code") {
+            postal.pattern = Some(emporium_orders::addresses::POSTAL_CODE_PATTERN.into());
+        }
+        if let Some(phone) = property(body, "phone") {
+            phone.pattern = Some(emporium_orders::addresses::PHONE_PATTERN.into());
+        }
+    }
+    for name in ["WebhookBody", "WebhookPatchBody"] {
+        if let Some(url) = object(components, name).and_then(|body| property(body, "url")) {
+            url.pattern = Some(emporium_webhooks::guard::URL_PATTERN.into());
+        }
+    }
+    if let Some(checkout) = object(components, "CheckoutBody") {
+        checkout
+            .extensions
+            .get_or_insert_with(Default::default)
+            .insert(
+                "not".into(),
+                serde_json::json!({"required": ["shipping_address", "address_id"]}),
+            );
     }
 }
 

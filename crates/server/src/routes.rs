@@ -9,7 +9,7 @@ use actix_web::Route;
 use actix_web::http::Method;
 use actix_web::web::{self, resource, to};
 
-use crate::handlers::{auth, cart, docs, health, orders, products, users};
+use crate::handlers::{addresses, auth, cart, docs, health, orders, products, users, webhooks};
 
 /// The table: method, path, handler.
 fn table() -> Vec<(Method, &'static str, Route)> {
@@ -45,6 +45,11 @@ fn table() -> Vec<(Method, &'static str, Route)> {
         // Users
         (M::GET, "/users/me", to(users::me)),
         (M::PATCH, "/users/me", to(users::update_me)),
+        (M::GET, "/users/me/addresses", to(addresses::list)),
+        (M::POST, "/users/me/addresses", to(addresses::create)),
+        (M::GET, "/users/me/addresses/{id}", to(addresses::get)),
+        (M::PATCH, "/users/me/addresses/{id}", to(addresses::update)),
+        (M::DELETE, "/users/me/addresses/{id}", to(addresses::delete)),
         (M::GET, "/users", to(users::list)),
         (M::GET, "/users/{id}", to(users::get)),
         (M::PATCH, "/users/{id}", to(users::update)),
@@ -70,6 +75,27 @@ fn table() -> Vec<(Method, &'static str, Route)> {
         (M::POST, "/orders/{id}/cancel", to(orders::cancel)),
         (M::GET, "/admin/orders", to(orders::admin_list)),
         (M::PATCH, "/admin/orders/{id}", to(orders::admin_update)),
+        // Webhooks
+        (M::GET, "/admin/webhooks", to(webhooks::list)),
+        (M::POST, "/admin/webhooks", to(webhooks::create)),
+        (M::GET, "/admin/webhooks/{id}", to(webhooks::get)),
+        (M::PATCH, "/admin/webhooks/{id}", to(webhooks::update)),
+        (M::DELETE, "/admin/webhooks/{id}", to(webhooks::delete)),
+        (
+            M::POST,
+            "/admin/webhooks/{id}/rotate-secret",
+            to(webhooks::rotate_secret),
+        ),
+        (
+            M::GET,
+            "/admin/webhooks/{id}/deliveries",
+            to(webhooks::deliveries),
+        ),
+        (
+            M::POST,
+            "/admin/webhooks/{id}/deliveries/{delivery_id}/retry",
+            to(webhooks::retry),
+        ),
     ]
 }
 

@@ -31,6 +31,7 @@ pub struct Application {
     server: Server,
     pool: Pool,
     mail_worker: WorkerHandle,
+    webhook_worker: emporium_webhooks::WorkerHandle,
 }
 
 impl Application {
@@ -69,6 +70,20 @@ impl Application {
             WorkerConfig::from_settings(&settings.mail),
         );
 
+        if settings.webhooks.allow_private_urls {
+            tracing::warn!(
+                "WEBHOOK_ALLOW_PRIVATE_URLS=true: webhooks may call http:// and private \
+                 addresses; use this only in tests and local development"
+            );
+        }
+        let webhook_worker = emporium_webhooks::worker::spawn(
+            pool.clone(),
+            emporium_webhooks::WorkerConfig::from_settings(
+                &settings.webhooks,
+                &settings.mail.from_name,
+            ),
+        );
+
         let auth = AuthConfig::from_settings(&settings).context("account settings")?;
         bootstrap_admin(&settings, &auth, &pool)?;
 
@@ -88,6 +103,7 @@ impl Application {
             pool: pool.clone(),
             settings: Arc::new(settings),
             mail: mail_worker.waker(),
+            webhooks: webhook_worker.waker(),
             auth: Arc::new(auth),
             metrics: Metrics::new()?,
             hashing: Arc::new(crate::state::HashPool::new(hash_concurrency)?),
@@ -112,6 +128,7 @@ impl Application {
             server: server.run(),
             pool,
             mail_worker,
+            webhook_worker,
         })
     }
 
@@ -131,12 +148,13 @@ impl Application {
     }
 
     /// Serves until stopped. SIGINT and SIGTERM stop it gracefully: it stops accepting, lets
-    /// in-flight requests finish (up to `SHUTDOWN_TIMEOUT_SECS`), stops the mail worker after
-    /// the message it is sending (unsent mail stays in the outbox for the next start), then
+    /// in-flight requests finish (up to `SHUTDOWN_TIMEOUT_SECS`), stops the mail and webhook
+    /// workers after what they are sending (the rest stays queued for the next start), then
     /// returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.mail_worker.stop().await;
+        self.webhook_worker.stop().await;
         served
     }
 }

@@ -19,6 +19,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Wakes the mail worker after a handler queued mail, so it goes out at once.
     pub mail: Waker,
+    /// Wakes the webhook worker after a handler's change published events.
+    pub webhooks: emporium_webhooks::worker::Waker,
     /// Token keys, password hasher and account rules.
     pub auth: Arc<AuthConfig>,
     /// The app's metrics registry.

@@ -1,6 +1,7 @@
 //! Request handlers, one module per area. Each handler extracts, calls a domain function
 //! through [`AppState::db`](crate::state::AppState::db), and maps the result.
 
+pub mod addresses;
 pub mod auth;
 pub mod cart;
 pub mod docs;
@@ -8,6 +9,7 @@ pub mod health;
 pub mod orders;
 pub mod products;
 pub mod users;
+pub mod webhooks;
 
 use crate::error::ApiError;
 

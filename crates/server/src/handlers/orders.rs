@@ -7,7 +7,7 @@ use emporium_core::time::now;
 use emporium_core::{OrderId, ValidationErrors};
 use emporium_orders::checkout::{self, CheckoutRequest, Outcome};
 use emporium_orders::lifecycle::{self, Actor};
-use emporium_orders::{Status, model};
+use emporium_orders::{AdminChange, Status, TrackingInput, model};
 use serde::Deserialize;
 
 use crate::auth::{AdminUser, AuthUser};
@@ -42,16 +42,19 @@ pub async fn checkout(
     OptionalJson(body): OptionalJson<CheckoutRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
-    let payment = body.unwrap_or_default().into_payment()?;
+    let order = body
+        .unwrap_or_default()
+        .into_checkout(state.settings.require_shipping_address)?;
     let shop = state.settings.mail.from_name.clone();
     let outcome = state
         .db_write(move |conn| {
-            checkout::checkout(conn, user.user_id, key.as_deref(), &payment, &shop, now())
+            checkout::checkout_with(conn, user.user_id, key.as_deref(), &order, &shop, now())
         })
         .await?;
     Ok(match outcome {
         Outcome::Created { order, body } => {
             state.mail.wake();
+            state.webhooks.wake();
             HttpResponse::Created()
                 .content_type(ContentType::json())
                 .insert_header(("Location", format!("/orders/{}", order.id)))
@@ -106,9 +109,12 @@ pub async fn cancel(
         user: user.user_id,
         is_admin: user.is_admin(),
     };
+    let shop = state.settings.mail.from_name.clone();
     let order = state
-        .db_write(move |conn| lifecycle::cancel(conn, id, actor, now()))
+        .db_write(move |conn| lifecycle::cancel(conn, id, actor, &shop, now()))
         .await?;
+    state.mail.wake();
+    state.webhooks.wake();
     Ok(HttpResponse::Ok().json(order))
 }
 
@@ -138,10 +144,12 @@ pub async fn admin_list(
     Ok(HttpResponse::Ok().json(orders))
 }
 
-/// `{status}`.
+/// `{status, carrier, tracking_number, tracking_url}`, each optional.
 #[derive(Debug, Deserialize)]
-pub struct StatusInput {
+pub struct AdminOrderInput {
     status: Option<Status>,
+    #[serde(flatten)]
+    tracking: TrackingInput,
 }
 
 /// `PATCH /admin/orders/{id}`: moves the order along the allowed transitions.
@@ -150,18 +158,22 @@ pub async fn admin_update(
     state: web::Data<AppState>,
     AdminUser(admin): AdminUser,
     PathId(id): PathId,
-    ApiJson(input): ApiJson<StatusInput>,
+    ApiJson(input): ApiJson<AdminOrderInput>,
 ) -> Result<HttpResponse, ApiError> {
     let id = OrderId(id);
-    let to = input
-        .status
-        .ok_or_else(|| ApiError::validation(ValidationErrors::single("status", "is required")))?;
+    let change = AdminChange {
+        status: input.status,
+        tracking: input.tracking.into_tracking()?,
+    };
     let actor = Actor {
         user: admin.user_id,
         is_admin: true,
     };
+    let shop = state.settings.mail.from_name.clone();
     let order = state
-        .db_write(move |conn| lifecycle::transition(conn, id, to, actor, now()))
+        .db_write(move |conn| lifecycle::change(conn, id, &change, actor, &shop, now()))
         .await?;
+    state.mail.wake();
+    state.webhooks.wake();
     Ok(HttpResponse::Ok().json(order))
 }

@@ -137,6 +137,7 @@ pub async fn replace(
     let product = state
         .db_write(move |conn| manage::replace(conn, admin.user_id, id, fields, now()))
         .await?;
+    state.webhooks.wake();
     Ok(HttpResponse::Ok().json(product))
 }
 
@@ -153,6 +154,7 @@ pub async fn patch(
     let product = state
         .db_write(move |conn| manage::patch(conn, admin.user_id, id, patch, now()))
         .await?;
+    state.webhooks.wake();
     Ok(HttpResponse::Ok().json(product))
 }
 
