@@ -602,3 +602,89 @@ fn concurrent_misses_for_one_search_or_total_are_computed_once() {
     });
     assert_eq!(cache.computed(), 2, "one count for eight listings");
 }
+
+#[test]
+fn stock_crossing_zero_publishes_a_product_event_with_the_product() {
+    use emporium_db::schema::webhook_events;
+    let db = TestDb::new();
+    let admin = owner(&db, "stock@example.com");
+    let changes = emporium_webhooks::WebhookInput {
+        url: Some(Some("http://127.0.0.1:9/hook".into())),
+        events: Some(Some(vec![
+            "product.out_of_stock".into(),
+            "product.back_in_stock".into(),
+        ])),
+        ..Default::default()
+    }
+    .check(true, true)
+    .unwrap();
+    emporium_webhooks::endpoint::create(&mut db.conn(), changes, Utc::now()).unwrap();
+    let events = || -> Vec<(String, serde_json::Value)> {
+        webhook_events::table
+            .order(webhook_events::id.asc())
+            .select((webhook_events::event_type, webhook_events::body))
+            .load::<(String, String)>(&mut db.conn())
+            .unwrap()
+            .into_iter()
+            .map(|(kind, body)| (kind, serde_json::from_str(&body).unwrap()))
+            .collect()
+    };
+    let lamp = manage::create(
+        &mut db.conn(),
+        admin,
+        fields("Lamp", 100, 3, "Home"),
+        Utc::now(),
+    )
+    .unwrap();
+    assert!(events().is_empty(), "creating is not a crossing");
+    let patch = |stock: Option<i64>, name: Option<&str>| {
+        ProductInput {
+            stock: stock.map(|s| Some(emporium_core::WholeNumber(s))),
+            name: name.map(|n| Some(n.to_string())),
+            ..ProductInput::default()
+        }
+        .into_patch()
+        .unwrap()
+    };
+    manage::patch(
+        &mut db.conn(),
+        admin,
+        lamp.id,
+        patch(Some(1), None),
+        Utc::now(),
+    )
+    .unwrap();
+    manage::patch(
+        &mut db.conn(),
+        admin,
+        lamp.id,
+        patch(None, Some("Desk lamp")),
+        Utc::now(),
+    )
+    .unwrap();
+    assert!(events().is_empty(), "3 → 1 and a rename cross nothing");
+    manage::patch(
+        &mut db.conn(),
+        admin,
+        lamp.id,
+        patch(Some(0), None),
+        Utc::now(),
+    )
+    .unwrap();
+    manage::replace(
+        &mut db.conn(),
+        admin,
+        lamp.id,
+        fields("Lamp", 100, 7, "Home"),
+        Utc::now(),
+    )
+    .unwrap();
+    let seen = events();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].0, "product.out_of_stock");
+    assert_eq!(seen[0].1["data"]["stock"], 0);
+    assert_eq!(seen[0].1["data"]["name"], "Desk lamp");
+    assert_eq!(seen[1].0, "product.back_in_stock");
+    assert_eq!(seen[1].1["data"]["stock"], 7);
+    assert_eq!(seen[1].1["data"]["id"], lamp.id.get());
+}

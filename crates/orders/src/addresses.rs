@@ -297,13 +297,8 @@ impl AddressInput {
             &f("phone"),
             optional(self.phone, |v| parse_phone(v).map(Some)),
         );
-        let is_default = errors.check(
-            &f("is_default"),
-            match self.is_default {
-                Some(None) => Err("must not be null"),
-                other => Ok(other.flatten().unwrap_or(false)),
-            },
-        );
+        // Null or absent: not asked to be the default.
+        let is_default: Option<bool> = Some(self.is_default.flatten().unwrap_or(false));
         errors.finish((|| {
             Some((
                 ShippingAddress {

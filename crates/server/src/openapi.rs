@@ -481,9 +481,8 @@ pub struct AddressBody {
     pub country: String,
     /// E.164 phone number, optionally grouped (`+49 30 123456`); stored as `+4930123456`.
     pub phone: Option<String>,
-    /// Make it the default (the previous default stops being it). An account's first
-    /// address is the default anyway.
-    #[schema(default = false)]
+    /// Make it the default (the previous default stops being it); null or absent means
+    /// false. An account's first address is the default anyway.
     pub is_default: Option<bool>,
 }
 
@@ -597,7 +596,8 @@ pub struct PaymentBody {
 pub struct OrderStatusBody {
     /// The status to move to: `shipped` (from paid), `delivered` (from shipped),
     /// `cancelled` (from paid, restocking; or from shipped). Required unless tracking is given.
-    pub status: Option<emporium_orders::Status>,
+    #[serde(default)]
+    pub status: emporium_orders::Status,
     /// The carrier, 1 to 100 characters.
     #[schema(
         min_length = 1,
@@ -1037,13 +1037,35 @@ fn validators(components: &mut utoipa::openapi::Components) {
             url.pattern = Some(emporium_webhooks::guard::URL_PATTERN.into());
         }
     }
+    // Both given (and not null) is a 422.
     if let Some(checkout) = object(components, "CheckoutBody") {
         checkout
             .extensions
             .get_or_insert_with(Default::default)
             .insert(
                 "not".into(),
-                serde_json::json!({"required": ["shipping_address", "address_id"]}),
+                serde_json::json!({
+                    "required": ["shipping_address", "address_id"],
+                    "properties": {
+                        "shipping_address": {"type": "object"},
+                        "address_id": {"type": "number"}
+                    }
+                }),
+            );
+    }
+    // A status or some tracking: an empty change is a 422.
+    if let Some(change) = object(components, "OrderStatusBody") {
+        change
+            .extensions
+            .get_or_insert_with(Default::default)
+            .insert(
+                "anyOf".into(),
+                serde_json::json!([
+                    {"required": ["status"]},
+                    {"required": ["carrier"]},
+                    {"required": ["tracking_number"]},
+                    {"required": ["tracking_url"]}
+                ]),
             );
     }
 }
