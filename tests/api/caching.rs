@@ -115,3 +115,104 @@ async fn max_age_is_configurable_and_private_answers_are_never_stored() {
         "errors are not stored either"
     );
 }
+
+/// Every kind of catalog change made through a server shows in that server's very next
+/// catalog answers, although they are served from memory.
+#[actix_web::test]
+async fn every_kind_of_catalog_change_shows_in_the_next_answer() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let buyer = app.user().await;
+    let list = "/products?in_stock=true&sort_by=name_asc";
+    let search = "/products/search?q=walnut";
+    // Warm every page, then change the catalog one way after another.
+    for path in [list, search, "/products/categories"] {
+        assert_eq!(app.get(path).await.status, 200);
+    }
+
+    // Create.
+    let created = app
+        .post_json_as(
+            "/products",
+            &admin.access,
+            &json!({"name": "Walnut desk", "price": 120.0, "stock": 2, "category": "Office"}),
+        )
+        .await
+        .json();
+    let id = created["id"].as_i64().unwrap();
+    let detail = format!("/products/{id}");
+    assert_eq!(app.get(list).await.json()["total"], 1, "create: listing");
+    assert_eq!(app.get(search).await.json()["total"], 1, "create: search");
+    assert_eq!(
+        app.get("/products/categories").await.json(),
+        json!([{"name": "Office", "product_count": 1}]),
+        "create: categories"
+    );
+    assert_eq!(app.get(&detail).await.json()["stock"], 2);
+
+    // Replace.
+    app.send_json(
+        app.request_as(Method::PUT, &detail, &admin.access),
+        &json!({"name": "Walnut table", "price": 150.0, "stock": 2, "category": "Dining"}),
+    )
+    .await;
+    assert_eq!(
+        app.get(&detail).await.json()["name"],
+        "Walnut table",
+        "replace"
+    );
+    assert_eq!(
+        app.get(list).await.json()["items"][0]["price"],
+        150.0,
+        "replace"
+    );
+    assert_eq!(
+        app.get("/products/categories").await.json()[0]["name"],
+        "Dining"
+    );
+
+    // Patch.
+    app.patch_json_as(&detail, &admin.access, &json!({"price": 99.5}))
+        .await;
+    assert_eq!(app.get(&detail).await.json()["price"], 99.5, "patch");
+    assert_eq!(
+        app.get(search).await.json()["items"][0]["price"],
+        99.5,
+        "patch"
+    );
+
+    // A checkout's decrement (not crossing zero), then one crossing zero.
+    app.add_to_cart(&buyer, id, 1).await;
+    let first = app.checkout(&buyer).await.json();
+    assert_eq!(
+        app.get(&detail).await.json()["stock"],
+        1,
+        "checkout decrement"
+    );
+    assert_eq!(app.get(list).await.json()["items"][0]["stock"], 1);
+    app.add_to_cart(&buyer, id, 1).await;
+    assert_eq!(app.checkout(&buyer).await.status, 201);
+    assert_eq!(
+        app.get(list).await.json()["total"],
+        0,
+        "sold out: not in stock"
+    );
+    assert_eq!(app.get(&detail).await.json()["stock"], 0);
+
+    // A cancellation's restock brings it back.
+    let cancel = format!("/orders/{}/cancel", first["id"]);
+    app.send(app.request_as(Method::POST, &cancel, &buyer.access))
+        .await;
+    assert_eq!(app.get(list).await.json()["total"], 1, "cancel restock");
+    assert_eq!(app.get(&detail).await.json()["stock"], 1);
+
+    // An admin sets the stock to zero, then deletes the product.
+    app.patch_json_as(&detail, &admin.access, &json!({"stock": 0}))
+        .await;
+    assert_eq!(app.get(list).await.json()["total"], 0, "stock to zero");
+    app.send(app.request_as(Method::DELETE, &detail, &admin.access))
+        .await;
+    assert_eq!(app.get(&detail).await.status, 404, "delete: detail");
+    assert_eq!(app.get(search).await.json()["total"], 0, "delete: search");
+    assert_eq!(app.get("/products/categories").await.json(), json!([]));
+}

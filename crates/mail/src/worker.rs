@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use emporium_core::settings::MailSettings;
-use emporium_db::Pool;
+use emporium_db::{Pool, Runner};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -80,16 +80,23 @@ impl WorkerHandle {
     }
 }
 
-/// Starts the worker on the current Tokio runtime.
+/// Starts the worker on the current Tokio runtime, its database work on blocking threads
+/// with connections from `pool`.
 pub fn spawn(pool: Pool, mailer: Arc<Mailer>, config: WorkerConfig) -> WorkerHandle {
+    spawn_with(Runner::blocking(pool), mailer, config)
+}
+
+/// Starts the worker on the current Tokio runtime, its database work run by `db` (a server
+/// on SQLite passes its single writer, so the worker's writes queue with everyone else's).
+pub fn spawn_with(db: Runner, mailer: Arc<Mailer>, config: WorkerConfig) -> WorkerHandle {
     let wake = Arc::new(Notify::new());
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(run(pool, mailer, config, Arc::clone(&wake), stopped));
+    let task = tokio::spawn(run(db, mailer, config, Arc::clone(&wake), stopped));
     WorkerHandle { wake, stop, task }
 }
 
 async fn run(
-    pool: Pool,
+    pool: Runner,
     mailer: Arc<Mailer>,
     config: WorkerConfig,
     wake: Arc<Notify>,
@@ -124,7 +131,11 @@ async fn run(
 }
 
 /// One round: claims due messages and attempts each. Returns how many were attempted.
-async fn deliver_due(pool: &Pool, mailer: &Mailer, policy: &RetryPolicy) -> Result<usize, String> {
+async fn deliver_due(
+    pool: &Runner,
+    mailer: &Mailer,
+    policy: &RetryPolicy,
+) -> Result<usize, String> {
     let due = blocking(pool, |conn| {
         outbox::claim_due(conn, Utc::now(), LEASE, BATCH)
     })
@@ -137,7 +148,7 @@ async fn deliver_due(pool: &Pool, mailer: &Mailer, policy: &RetryPolicy) -> Resu
 }
 
 async fn attempt(
-    pool: &Pool,
+    pool: &Runner,
     mailer: &Mailer,
     policy: &RetryPolicy,
     entry: OutboxEntry,
@@ -183,17 +194,11 @@ async fn attempt(
     }
 }
 
-/// Runs a Diesel call on the blocking pool.
-async fn blocking<T, F>(pool: &Pool, f: F) -> Result<T, String>
+/// Runs a Diesel call where the worker's database work runs.
+async fn blocking<T, F>(db: &Runner, f: F) -> Result<T, String>
 where
     F: FnOnce(&mut emporium_db::Conn) -> Result<T, diesel::result::Error> + Send + 'static,
     T: Send + 'static,
 {
-    let pool = pool.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut conn = pool.get().map_err(|e| e.to_string())?;
-        f(&mut conn).map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| e.to_string())?
+    db.run(f).await
 }

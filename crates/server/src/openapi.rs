@@ -694,7 +694,9 @@ pub struct OrderStatusBody {
         (name = "operations", description = "Health, readiness, metrics and this document"),
         (name = "auth", description = "Signup, verification, signin, tokens, passwords"),
         (name = "users", description = "The signed-in account; account management for admins"),
-        (name = "products", description = "The catalog: public reads, admin writes"),
+        (name = "products", description = "The catalog: public reads, admin writes. Public reads are served from the \
+            server's memory: a change made through a server shows in its next answer, and on the other servers of \
+            the shop (or after a CLI change) within 1 second."),
         (name = "cart", description = "The signed-in account's cart"),
         (name = "orders", description = "Checkout, orders and their lifecycle"),
         (name = "addresses", description = "The signed-in account's address book"),

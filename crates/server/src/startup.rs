@@ -58,14 +58,43 @@ impl Application {
         })?;
         let port = listener.local_addr()?.port();
 
+        // SQLite: one group-committing writer per process. PostgreSQL: writes stay concurrent.
+        let writer = match settings.database.backend {
+            emporium_core::settings::DatabaseBackend::Sqlite => Some(Arc::new(
+                crate::state::Writer::start(pool.clone(), settings.db_queue_max)?,
+            )),
+            emporium_core::settings::DatabaseBackend::Postgres => None,
+        };
+        // The workers' database work: through the writer on SQLite (their writes queue with
+        // the requests' instead of contending for the lock), on blocking threads otherwise.
+        let worker_db = match &writer {
+            Some(writer) => {
+                let writer = Arc::clone(writer);
+                emporium_db::Runner::new(move |job| {
+                    let writer = Arc::clone(&writer);
+                    Box::pin(async move {
+                        let ran = writer
+                            .run(move |conn| {
+                                job(conn);
+                                Ok::<(), crate::error::ApiError>(())
+                            })
+                            .await;
+                        if let Err(error) = ran {
+                            tracing::warn!(%error, "a worker's database job did not run");
+                        }
+                    })
+                })
+            }
+            None => emporium_db::Runner::blocking(pool.clone()),
+        };
         let mailer = Mailer::from_settings(&settings.mail).context("mail settings")?;
         if settings.mail.backend == EmailBackend::Log {
             tracing::info!(
                 "EMAIL_BACKEND=log: emails are written to this log until SMTP is configured"
             );
         }
-        let mail_worker = emporium_mail::worker::spawn(
-            pool.clone(),
+        let mail_worker = emporium_mail::worker::spawn_with(
+            worker_db.clone(),
             Arc::new(mailer),
             WorkerConfig::from_settings(&settings.mail),
         );
@@ -76,8 +105,8 @@ impl Application {
                  addresses; use this only in tests and local development"
             );
         }
-        let webhook_worker = emporium_webhooks::worker::spawn(
-            pool.clone(),
+        let webhook_worker = emporium_webhooks::worker::spawn_with(
+            worker_db,
             emporium_webhooks::WorkerConfig::from_settings(
                 &settings.webhooks,
                 &settings.mail.from_name,
@@ -88,13 +117,6 @@ impl Application {
         bootstrap_admin(&settings, &auth, &pool)?;
 
         let hash_concurrency = settings.password_hash_concurrency;
-        // SQLite: one group-committing writer per process. PostgreSQL: writes stay concurrent.
-        let writer = match settings.database.backend {
-            emporium_core::settings::DatabaseBackend::Sqlite => Some(Arc::new(
-                crate::state::Writer::start(pool.clone(), settings.db_queue_max)?,
-            )),
-            emporium_core::settings::DatabaseBackend::Postgres => None,
-        };
         let db_threads = crate::state::DbThreads::new(
             settings.database.pool_size as usize,
             settings.db_queue_max,
@@ -110,6 +132,7 @@ impl Application {
             catalog_cache: Arc::new(emporium_catalog::ListingCache::default()),
             db_threads: Arc::new(db_threads),
             writer,
+            pages: Arc::new(crate::pages::Pages::default()),
         });
         let settings = Arc::clone(&state.settings);
         let mut server = HttpServer::new(move || {

@@ -33,6 +33,8 @@ pub struct AppState {
     pub db_threads: Arc<DbThreads>,
     /// SQLite's single group-committing writer (`None` on PostgreSQL).
     pub writer: Option<Arc<Writer>>,
+    /// Public catalog answers ready in memory (see [`crate::pages`]).
+    pub pages: Arc<crate::pages::Pages>,
 }
 
 /// How long a request waits for its turn to hash a password before it gives up with 503.
@@ -344,6 +346,20 @@ impl AppState {
             Some(writer) => writer.run(f).await,
             None => self.db(f).await,
         }
+    }
+
+    /// [`AppState::db_write`] for a write that may change what public catalog reads show
+    /// (products, stock): once it is settled, committed or not, the catalog pages kept in
+    /// memory are dropped, before the caller answers.
+    pub async fn catalog_write<T, E, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Into<ApiError> + Send + 'static,
+    {
+        let result = self.db_write(f).await;
+        self.pages.invalidate();
+        result
     }
 
     /// Runs `f` with a pooled connection on the [`DbThreads`], in its turn, so neither the

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use emporium_core::settings::WebhookSettings;
-use emporium_db::Pool;
+use emporium_db::{Pool, Runner};
 use tokio::sync::{Notify, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -90,12 +90,19 @@ impl WorkerHandle {
     }
 }
 
-/// Starts the worker on the current Tokio runtime.
+/// Starts the worker on the current Tokio runtime, its database work on blocking threads
+/// with connections from `pool`.
 pub fn spawn(pool: Pool, config: WorkerConfig) -> WorkerHandle {
+    spawn_with(Runner::blocking(pool), config)
+}
+
+/// Starts the worker on the current Tokio runtime, its database work run by `db` (a server
+/// on SQLite passes its single writer).
+pub fn spawn_with(db: Runner, config: WorkerConfig) -> WorkerHandle {
     let wake = Arc::new(Notify::new());
     let (stop, stopped) = watch::channel(false);
     let agent = agent(config.allow_private_urls);
-    let task = tokio::spawn(run(pool, agent, config, Arc::clone(&wake), stopped));
+    let task = tokio::spawn(run(db, agent, config, Arc::clone(&wake), stopped));
     WorkerHandle { wake, stop, task }
 }
 
@@ -111,7 +118,7 @@ fn agent(allow_private: bool) -> ureq::Agent {
 }
 
 async fn run(
-    pool: Pool,
+    pool: Runner,
     agent: ureq::Agent,
     config: WorkerConfig,
     wake: Arc<Notify>,
@@ -148,7 +155,7 @@ async fn run(
 /// One round: claims due deliveries and attempts them in parallel. Returns how many were
 /// claimed.
 async fn deliver_due(
-    pool: &Pool,
+    pool: &Runner,
     agent: &ureq::Agent,
     config: &Arc<WorkerConfig>,
 ) -> Result<usize, String> {
@@ -175,7 +182,7 @@ async fn deliver_due(
 }
 
 async fn attempt(
-    pool: &Pool,
+    pool: &Runner,
     agent: ureq::Agent,
     config: &WorkerConfig,
     claim: Claimed,
@@ -275,19 +282,13 @@ pub fn send(agent: &ureq::Agent, claim: &Claimed) -> Attempt {
     }
 }
 
-/// Runs a Diesel call on the blocking pool.
-async fn blocking<T, F>(pool: &Pool, f: F) -> Result<T, String>
+/// Runs a Diesel call where the worker's database work runs.
+async fn blocking<T, F>(db: &Runner, f: F) -> Result<T, String>
 where
     F: FnOnce(&mut emporium_db::Conn) -> Result<T, diesel::result::Error> + Send + 'static,
     T: Send + 'static,
 {
-    let pool = pool.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut conn = pool.get().map_err(|e| e.to_string())?;
-        f(&mut conn).map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| e.to_string())?
+    db.run(f).await
 }
 
 /// A client for one-off sends outside the worker (tests, tools), with the same rules.

@@ -47,7 +47,7 @@ pub async fn checkout(
         .into_checkout(state.settings.require_shipping_address)?;
     let shop = state.settings.mail.from_name.clone();
     let outcome = state
-        .db_write(move |conn| {
+        .catalog_write(move |conn| {
             checkout::checkout_with(conn, user.user_id, key.as_deref(), &order, &shop, now())
         })
         .await?;
@@ -111,7 +111,7 @@ pub async fn cancel(
     };
     let shop = state.settings.mail.from_name.clone();
     let order = state
-        .db_write(move |conn| lifecycle::cancel(conn, id, actor, &shop, now()))
+        .catalog_write(move |conn| lifecycle::cancel(conn, id, actor, &shop, now()))
         .await?;
     state.mail.wake();
     state.webhooks.wake();
@@ -172,7 +172,7 @@ pub async fn admin_update(
     };
     let shop = state.settings.mail.from_name.clone();
     let order = state
-        .db_write(move |conn| lifecycle::change(conn, id, &change, actor, &shop, now()))
+        .catalog_write(move |conn| lifecycle::change(conn, id, &change, actor, &shop, now()))
         .await?;
     state.mail.wake();
     state.webhooks.wake();

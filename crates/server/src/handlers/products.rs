@@ -1,6 +1,9 @@
 //! `/products`: the public catalog, and product management for the owning admin.
 
-use actix_web::http::header::{self, HeaderValue};
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use emporium_catalog::{ListQuery, ProductInput, listing, manage};
 use emporium_core::ProductId;
@@ -9,51 +12,75 @@ use emporium_core::time::now;
 use crate::auth::AdminUser;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, PathId};
+use crate::pages::Page;
 use crate::state::AppState;
+
+/// The key a catalog answer is kept under: the (normalised) path and the query as sent.
+fn page_key(req: &HttpRequest) -> String {
+    match req.query_string() {
+        "" => req.path().to_string(),
+        query => format!("{}?{query}", req.path()),
+    }
+}
 
 /// A public catalog answer: JSON with a strong `ETag` (a digest of the body, so it changes
 /// whenever the body would, stock included) and `Cache-Control: public` with
 /// `CATALOG_CACHE_MAX_AGE_SECS`; `304 Not Modified` (no body) when the request's
 /// `If-None-Match` names that ETag.
-fn catalog_answer(
-    req: &HttpRequest,
-    state: &AppState,
-    value: &impl serde::Serialize,
-) -> Result<HttpResponse, ApiError> {
-    use sha2::{Digest, Sha256};
-    let body = serde_json::to_vec(value).map_err(ApiError::internal)?;
-    let digest = Sha256::digest(&body);
-    let etag: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    let etag = format!("\"{etag}\"");
+fn catalog_answer(req: &HttpRequest, state: &AppState, page: &Page) -> HttpResponse {
     // As the contract says; with 0 (the default) a cache may store the page but must
     // revalidate it every time, which the ETag makes a 304.
     let cache_control = format!(
         "public, max-age={}",
         state.settings.catalog_cache_max_age_secs
     );
+    let etag = page.etag.as_bytes();
     let matches = req
         .headers()
         .get_all(header::IF_NONE_MATCH)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|tag| tag.trim().trim_start_matches("W/"))
-        .any(|tag| tag == "*" || tag == etag);
+        .any(|tag| tag == "*" || tag.as_bytes() == etag);
     let mut answer = if matches {
         HttpResponse::NotModified()
     } else {
         HttpResponse::Ok()
     };
     answer
-        .insert_header((
-            header::ETAG,
-            HeaderValue::from_str(&etag).map_err(ApiError::internal)?,
-        ))
+        .insert_header((header::ETAG, page.etag.clone()))
         .insert_header((header::CACHE_CONTROL, cache_control));
-    Ok(if matches {
+    if matches {
         answer.finish()
     } else {
-        answer.content_type("application/json").body(body)
-    })
+        answer
+            .content_type("application/json")
+            .body(page.body.clone())
+    }
+}
+
+/// Answers from the page kept in memory for this request, or computes it with `compute` (on
+/// the database threads), keeps it and answers with it. See [`crate::pages`].
+async fn cached<T, F>(
+    req: &HttpRequest,
+    state: &AppState,
+    compute: F,
+) -> Result<HttpResponse, ApiError>
+where
+    T: serde::Serialize + Send + 'static,
+    F: FnOnce(&mut emporium_db::Conn) -> Result<T, ApiError> + Send + 'static,
+{
+    let key = page_key(req);
+    if let Some(page) = state.pages.get(&key) {
+        return Ok(catalog_answer(req, state, &page));
+    }
+    let generation = state.pages.generation();
+    let value = state.db(compute).await?;
+    let page = Arc::new(Page::encode(&value).map_err(ApiError::internal)?);
+    state
+        .pages
+        .keep(key, generation, Arc::clone(&page), Instant::now());
+    Ok(catalog_answer(req, state, &page))
 }
 
 /// `GET /products`: filters, sort and pagination.
@@ -65,10 +92,10 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let listing = query.into_listing()?;
     let cache = state.catalog_cache.clone();
-    let page = state
-        .db(move |conn| listing::list_cached(conn, &cache, &listing))
-        .await?;
-    catalog_answer(&req, &state, &page)
+    cached(&req, &state, move |conn| {
+        Ok(listing::list_cached(conn, &cache, &listing)?)
+    })
+    .await
 }
 
 /// `GET /products/search?q=…` (alias `keyword`): best match first, same filters.
@@ -80,10 +107,10 @@ pub async fn search(
 ) -> Result<HttpResponse, ApiError> {
     let search = query.into_search()?;
     let cache = state.catalog_cache.clone();
-    let page = state
-        .db(move |conn| listing::search_cached(conn, &cache, &search))
-        .await?;
-    catalog_answer(&req, &state, &page)
+    cached(&req, &state, move |conn| {
+        Ok(listing::search_cached(conn, &cache, &search)?)
+    })
+    .await
 }
 
 /// `GET /products/categories`.
@@ -92,8 +119,7 @@ pub async fn categories(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let categories = state.db(listing::categories).await?;
-    catalog_answer(&req, &state, &categories)
+    cached(&req, &state, |conn| Ok(listing::categories(conn)?)).await
 }
 
 /// `GET /products/{id}`.
@@ -104,8 +130,7 @@ pub async fn get(
     PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
     let id = ProductId(id);
-    let product = state.db(move |conn| manage::get(conn, id)).await?;
-    catalog_answer(&req, &state, &product)
+    cached(&req, &state, move |conn| Ok(manage::get(conn, id)?)).await
 }
 
 /// `POST /products` (admin): the product is owned by its creator.
@@ -117,7 +142,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let fields = input.into_fields()?;
     let product = state
-        .db_write(move |conn| manage::create(conn, admin.user_id, fields, now()))
+        .catalog_write(move |conn| manage::create(conn, admin.user_id, fields, now()))
         .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/products/{}", product.id)))
@@ -135,7 +160,7 @@ pub async fn replace(
     let id = ProductId(id);
     let fields = input.into_fields()?;
     let product = state
-        .db_write(move |conn| manage::replace(conn, admin.user_id, id, fields, now()))
+        .catalog_write(move |conn| manage::replace(conn, admin.user_id, id, fields, now()))
         .await?;
     state.webhooks.wake();
     Ok(HttpResponse::Ok().json(product))
@@ -152,7 +177,7 @@ pub async fn patch(
     let id = ProductId(id);
     let patch = input.into_patch()?;
     let product = state
-        .db_write(move |conn| manage::patch(conn, admin.user_id, id, patch, now()))
+        .catalog_write(move |conn| manage::patch(conn, admin.user_id, id, patch, now()))
         .await?;
     state.webhooks.wake();
     Ok(HttpResponse::Ok().json(product))
@@ -167,7 +192,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id = ProductId(id);
     state
-        .db_write(move |conn| manage::delete(conn, admin.user_id, id, now()))
+        .catalog_write(move |conn| manage::delete(conn, admin.user_id, id, now()))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

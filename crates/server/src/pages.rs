@@ -1,0 +1,159 @@
+//! Public catalog answers kept ready in memory: the encoded body and its strong `ETag`, per
+//! request path and query.
+//!
+//! A hit does no database work and no encoding: it is a map lookup and a reference-counted
+//! body. Freshness:
+//!
+//! - every change this process makes to the catalog (product writes, checkouts, cancellations)
+//!   calls [`Pages::invalidate`] after its commit and before its response, so a request that
+//!   arrives after a change was answered never sees a page from before it;
+//! - a page computed while such a change was committing is not kept (the generation it was
+//!   computed under has moved on);
+//! - a page is kept at most [`MAX_AGE`], so changes made by other processes (a second server,
+//!   the CLI) show within that bound.
+//!
+//! Memory is bounded by [`MAX_BYTES`] of bodies; past it every page is dropped and the cache
+//! fills again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use actix_web::http::header::HeaderValue;
+use actix_web::web::Bytes;
+
+/// The longest a page is served from memory: the bound on how late a change made by another
+/// process shows.
+pub const MAX_AGE: Duration = Duration::from_secs(1);
+/// Most bytes of page bodies kept.
+pub const MAX_BYTES: usize = 8 * 1024 * 1024;
+
+/// An encoded answer and its validator.
+#[derive(Debug)]
+pub struct Page {
+    /// The JSON body.
+    pub body: Bytes,
+    /// Its strong `ETag`, quoted: the first 128 bits of the body's SHA-256.
+    pub etag: HeaderValue,
+}
+
+impl Page {
+    /// Encodes `value` and computes its ETag.
+    pub fn encode(value: &impl serde::Serialize) -> Result<Page, serde_json::Error> {
+        use sha2::{Digest, Sha256};
+        let body = serde_json::to_vec(value)?;
+        let digest = Sha256::digest(&body);
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        let etag = HeaderValue::from_str(&format!("\"{hex}\""))
+            .unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
+        Ok(Page {
+            body: Bytes::from(body),
+            etag,
+        })
+    }
+}
+
+struct Entry {
+    page: Arc<Page>,
+    at: Instant,
+}
+
+#[derive(Default)]
+struct Inner {
+    generation: u64,
+    entries: HashMap<String, Entry>,
+    bytes: usize,
+}
+
+/// The pages of one server process.
+#[derive(Default)]
+pub struct Pages {
+    inner: RwLock<Inner>,
+}
+
+impl Pages {
+    /// The page kept for `key` (path and query), if it is fresh.
+    pub fn get(&self, key: &str) -> Option<Arc<Page>> {
+        let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        inner
+            .entries
+            .get(key)
+            .filter(|entry| entry.at.elapsed() < MAX_AGE)
+            .map(|entry| Arc::clone(&entry.page))
+    }
+
+    /// The current generation: take it before reading the database for a page, and hand it
+    /// to [`Pages::keep`].
+    pub fn generation(&self) -> u64 {
+        self.inner
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .generation
+    }
+
+    /// Keeps `page` for `key`, unless the catalog changed (in this process) since
+    /// `generation` was taken: then the page may predate that change and is not kept.
+    pub fn keep(&self, key: String, generation: u64, page: Arc<Page>, now: Instant) {
+        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        if inner.generation != generation {
+            return;
+        }
+        let size = page.body.len() + key.len();
+        if inner.bytes + size > MAX_BYTES {
+            inner.entries.clear();
+            inner.bytes = 0;
+        }
+        inner.bytes += size;
+        if let Some(old) = inner.entries.insert(key, Entry { page, at: now }) {
+            inner.bytes = inner.bytes.saturating_sub(old.page.body.len());
+        }
+    }
+
+    /// Drops every page: the catalog changed. Call after the change committed and before
+    /// answering the request that made it.
+    pub fn invalidate(&self) {
+        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        inner.generation += 1;
+        inner.entries.clear();
+        inner.bytes = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(text: &str) -> Arc<Page> {
+        Arc::new(Page::encode(&text).unwrap())
+    }
+
+    #[test]
+    fn a_page_is_served_until_invalidated_or_stale() {
+        let pages = Pages::default();
+        let generation = pages.generation();
+        pages.keep("/products".into(), generation, page("a"), Instant::now());
+        assert_eq!(&pages.get("/products").unwrap().body[..], b"\"a\"");
+        pages.invalidate();
+        assert!(pages.get("/products").is_none());
+        let old = Instant::now() - MAX_AGE;
+        pages.keep("/products".into(), pages.generation(), page("b"), old);
+        assert!(pages.get("/products").is_none(), "older than MAX_AGE");
+    }
+
+    #[test]
+    fn a_page_computed_across_a_change_is_not_kept() {
+        let pages = Pages::default();
+        let before = pages.generation();
+        pages.invalidate();
+        pages.keep("/products".into(), before, page("stale"), Instant::now());
+        assert!(pages.get("/products").is_none());
+    }
+
+    #[test]
+    fn etags_follow_the_body() {
+        assert_eq!(page("x").etag, page("x").etag);
+        assert_ne!(page("x").etag, page("y").etag);
+        let etag = page("x").etag.to_str().unwrap().to_string();
+        assert!(etag.starts_with('"') && etag.len() == 34, "{etag}");
+    }
+}
