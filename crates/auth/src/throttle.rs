@@ -96,14 +96,21 @@ pub fn record_failure(
     })
 }
 
-/// Forgets the failures of `email` after a successful signin.
+/// Forgets the failures of `email` after a successful signin. Most signins have none to
+/// forget: then nothing is written (no write lock is taken).
 pub fn clear_email(conn: &mut Conn, email: &str) -> Result<(), AuthError> {
-    diesel::delete(
+    let failed = || {
         login_failures::table
             .filter(login_failures::scope.eq(EMAIL))
-            .filter(login_failures::subject.eq(email)),
-    )
-    .execute(conn)?;
+            .filter(login_failures::subject.eq(email))
+    };
+    let any: Option<i32> = failed().select(login_failures::id).first(conn).optional()?;
+    if any.is_some() {
+        emporium_db::write_transaction(conn, |conn| {
+            diesel::delete(failed()).execute(conn)?;
+            Ok::<(), AuthError>(())
+        })?;
+    }
     Ok(())
 }
 

@@ -29,6 +29,7 @@ pub mod runner;
 pub mod secrets;
 #[cfg(feature = "testing")]
 mod testing;
+mod turn;
 
 #[cfg(feature = "testing")]
 pub use testing::TestDb;
@@ -285,7 +286,12 @@ impl TransactionError for DieselError {
                 DatabaseErrorKind::SerializationFailure | DatabaseErrorKind::UniqueViolation,
                 _,
             ) => true,
-            DieselError::DatabaseError(_, info) => info.message().contains("deadlock detected"),
+            // PostgreSQL's deadlock; SQLite's busy lock outlasting `busy_timeout` (another
+            // process held it): both pass, so the request may be retried.
+            DieselError::DatabaseError(_, info) => {
+                info.message().contains("deadlock detected")
+                    || info.message().contains("database is locked")
+            }
             _ => false,
         }
     }
@@ -353,7 +359,11 @@ where
         return conn.transaction(f);
     }
     match conn {
-        Conn::Sqlite(_) => conn.transaction_with(Isolation::Immediate, f),
+        Conn::Sqlite(_) => {
+            // This process's writers queue for SQLite's lock in arrival order (see `turn`).
+            let _turn = turn::take();
+            conn.transaction_with(Isolation::Immediate, f)
+        }
         Conn::Postgres(_) => {
             let mut attempt = 1;
             loop {
