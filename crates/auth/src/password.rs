@@ -1,6 +1,10 @@
 //! Passwords: validation, Argon2id hashing, and verification of carried-over bcrypt hashes.
 
-use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use std::sync::Mutex;
+
+use argon2::{Algorithm, Argon2, Block, Params, PasswordVerifier, Version};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
 use emporium_core::settings::Argon2Settings;
 
 use crate::AuthError;
@@ -86,12 +90,24 @@ impl Hasher {
         Ok(hasher)
     }
 
-    /// A new Argon2id hash (PHC string) of `password`, with a random salt.
+    /// A new Argon2id hash of `password` with a random salt, as a PHC string
+    /// (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`).
     pub fn hash(&self, password: &str) -> Result<String, AuthError> {
-        self.argon2
-            .hash_password(password.as_bytes())
-            .map(|hash| hash.to_string())
-            .map_err(|e| AuthError::Internal(format!("hashing a password: {e}")))
+        let mut salt = [0u8; SALT_BYTES];
+        getrandom::fill(&mut salt)
+            .map_err(|e| AuthError::Internal(format!("the system random source failed: {e}")))?;
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        with_memory(self.argon2.params().block_count(), |blocks| {
+            self.argon2
+                .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, blocks)
+        })
+        .map_err(|e| AuthError::Internal(format!("hashing a password: {e}")))?;
+        Ok(format!(
+            "{}{}${}",
+            self.current_prefix,
+            STANDARD_NO_PAD.encode(salt),
+            STANDARD_NO_PAD.encode(out)
+        ))
     }
 
     /// Checks `password` against `stored`: an Argon2 PHC string, or a `$2a$`/`$2b$`/`$2y$`
@@ -100,11 +116,20 @@ impl Hasher {
     /// so such a user resets the password once).
     pub fn verify(&self, password: &str, stored: &str) -> Verified {
         if stored.starts_with("$argon2") {
-            match self.argon2.verify_password(password.as_bytes(), stored) {
-                Ok(()) => Verified::Yes {
+            let matches = match verify_argon2id(password, stored) {
+                Some(matches) => matches,
+                // Another Argon2 variant or PHC form: the library's own (allocating) check.
+                None => self
+                    .argon2
+                    .verify_password(password.as_bytes(), stored)
+                    .is_ok(),
+            };
+            if matches {
+                Verified::Yes {
                     rehash: !stored.starts_with(&self.current_prefix),
-                },
-                Err(_) => Verified::No,
+                }
+            } else {
+                Verified::No
             }
         } else if is_bcrypt(stored) {
             match bcrypt::non_truncating_verify(password.as_bytes(), stored) {
@@ -118,11 +143,79 @@ impl Hasher {
 
     /// Does the work of one verification for an account that does not exist, and fails.
     pub fn verify_nobody(&self, password: &str) -> Verified {
-        let _ = self
-            .argon2
-            .verify_password(password.as_bytes(), self.dummy.as_str());
+        let _ = verify_argon2id(password, &self.dummy);
         Verified::No
     }
+}
+
+/// Salt length of new hashes (what the `password-hash` crate generates too).
+const SALT_BYTES: usize = 16;
+
+/// Argon2's working memory (19 MiB at the default cost), kept for the next hash instead of
+/// freed. Allocated per hash and freed, blocks that size end up retained by the allocator
+/// anyway (glibc raises its mmap threshold after the first free), one per thread that ever
+/// hashed; reused from here, there are only as many as hashes ever ran at once.
+static MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+fn with_memory<R>(blocks: usize, f: impl FnOnce(&mut [Block]) -> R) -> R {
+    let mut memory = MEMORY
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .pop()
+        .unwrap_or_default();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let result = f(&mut memory[..blocks]);
+    MEMORY
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(memory);
+    result
+}
+
+/// Checks `password` against a `$argon2id$v=19$m=…,t=…,p=…$salt$hash` string with reused
+/// memory and a constant-time comparison; `None` when `stored` is not in that form.
+fn verify_argon2id(password: &str, stored: &str) -> Option<bool> {
+    let mut parts = stored.split('$');
+    let (Some(""), Some("argon2id"), Some("v=19"), Some(costs), Some(salt), Some(hash), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    let mut m = None;
+    let mut t = None;
+    let mut p = None;
+    for cost in costs.split(',') {
+        let (name, value) = cost.split_once('=')?;
+        let value: u32 = value.parse().ok()?;
+        match name {
+            "m" => m = Some(value),
+            "t" => t = Some(value),
+            "p" => p = Some(value),
+            _ => return None,
+        }
+    }
+    let salt = STANDARD_NO_PAD.decode(salt).ok()?;
+    let expected = STANDARD_NO_PAD.decode(hash).ok()?;
+    let params = Params::new(m?, t?, p?, Some(expected.len())).ok()?;
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let mut out = vec![0u8; expected.len()];
+    with_memory(argon2.params().block_count(), |blocks| {
+        argon2.hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, blocks)
+    })
+    .ok()?;
+    let difference = out
+        .iter()
+        .zip(&expected)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    Some(difference == 0)
 }
 
 fn is_bcrypt(stored: &str) -> bool {
@@ -177,6 +270,40 @@ mod tests {
             "a change past byte 72 counts"
         );
         assert_eq!(hasher.verify_nobody(&long), Verified::No);
+    }
+
+    #[test]
+    fn our_phc_strings_and_the_librarys_verify_each_other() {
+        use argon2::PasswordHasher;
+        let hasher = hasher();
+        // A hash made by the library's PHC path (as earlier versions stored them).
+        let theirs = hasher
+            .argon2
+            .hash_password(b"correct horse battery")
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            hasher.verify("correct horse battery", &theirs),
+            Verified::Yes { rehash: false }
+        );
+        assert_eq!(
+            verify_argon2id("correct horse battery", &theirs),
+            Some(true)
+        );
+        assert_eq!(verify_argon2id("wrong horse battery", &theirs), Some(false));
+        // Ours, checked by the library.
+        let ours = hasher.hash("correct horse battery").unwrap();
+        let parsed = argon2::PasswordHash::new(&ours).unwrap();
+        assert!(
+            hasher
+                .argon2
+                .verify_password(b"correct horse battery", &parsed)
+                .is_ok()
+        );
+        assert_eq!(
+            verify_argon2id("x", "$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA"),
+            None
+        );
     }
 
     #[test]
