@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use emporium_core::{Money, ProductId, UserId, ValidationErrors};
 use emporium_db::schema::products;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 /// Longest product name, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
@@ -92,34 +92,27 @@ impl ProductRow {
     }
 }
 
-/// Deserializes a field that may be absent (`None`), null (`Some(None)`) or a value.
-fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(deserializer).map(Some)
-}
-
 /// A product as a client sends it, for create (`POST`), full replace (`PUT`) or partial
 /// update (`PATCH`). Each field distinguishes absent from null.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ProductInput {
     /// 1..=200 characters.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "emporium_core::present")]
     pub name: Option<Option<String>>,
     /// Up to 10,000 characters; empty when absent on create/replace.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "emporium_core::present")]
     pub description: Option<Option<String>>,
     /// Greater than 0, at most 1,000,000.00, at most two decimals.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "emporium_core::present")]
     pub price: Option<Option<f64>>,
     /// 0..=1,000,000.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "emporium_core::present")]
     pub stock: Option<Option<emporium_core::WholeNumber>>,
     /// 1..=100 characters.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "emporium_core::present")]
     pub category: Option<Option<String>>,
     /// An http(s) URL, or null for none.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "emporium_core::present")]
     pub image_url: Option<Option<String>>,
 }
 

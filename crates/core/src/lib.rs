@@ -21,4 +21,4 @@ pub use money::{Money, MoneyError};
 pub use number::{IntegerText, WholeNumber};
 pub use page::{Page, PageRequest};
 pub use settings::{Settings, SettingsError};
-pub use validation::{FieldError, ValidationErrors};
+pub use validation::{FieldError, ValidationErrors, present};

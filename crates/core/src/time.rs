@@ -13,6 +13,15 @@ pub fn from_db(naive: NaiveDateTime) -> DateTime<Utc> {
     naive.and_utc()
 }
 
+/// `at` as stored, to the whole microsecond: what both backends keep, so a value read back
+/// compares equal to the one written (the leases of the mail and webhook workers).
+pub fn to_micros(at: DateTime<Utc>) -> NaiveDateTime {
+    use chrono::Timelike;
+    let at = at.naive_utc();
+    at.with_nanosecond(at.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(at)
+}
+
 /// Formats `time` as the API does.
 pub fn format(time: &DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Secs, true)

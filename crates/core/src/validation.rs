@@ -2,7 +2,16 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// `#[serde(default, deserialize_with = "emporium_core::present")]` on an
+/// `Option<Option<T>>` field tells a field left out (`None`) from one sent as null
+/// (`Some(None)`) and one with a value: what partial updates (`PATCH`) need.
+pub fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
 
 /// One invalid field and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use emporium_core::Email;
 use emporium_db::schema::outbox;
@@ -174,14 +174,6 @@ pub fn enqueue(
         .get_result(conn)
 }
 
-/// `at` to the whole microsecond: what both backends store, so a lease read back compares
-/// equal to the one written.
-fn to_micros(at: DateTime<Utc>) -> NaiveDateTime {
-    let at = at.naive_utc();
-    at.with_nanosecond(at.nanosecond() / 1_000 * 1_000)
-        .unwrap_or(at)
-}
-
 /// Takes up to `limit` pending messages that are due at `now`, oldest first, and leases them
 /// for `lease`: their next attempt moves to `now + lease`, so if the process dies while
 /// sending, they are tried again after the lease (delivery is at least once).
@@ -197,7 +189,7 @@ pub fn claim_due(
     limit: i64,
 ) -> Result<Vec<OutboxEntry>, diesel::result::Error> {
     let now_naive = now.naive_utc();
-    let until = to_micros(now + lease);
+    let until = emporium_core::time::to_micros(now + lease);
     write_transaction(conn, |conn| {
         let mut due: Vec<OutboxEntry> = outbox::table
             .filter(outbox::status.eq(Status::Pending.as_str()))
@@ -231,7 +223,7 @@ pub fn renew_lease(
     now: DateTime<Utc>,
     lease: Duration,
 ) -> Result<Option<NaiveDateTime>, diesel::result::Error> {
-    let until = to_micros(now + lease);
+    let until = emporium_core::time::to_micros(now + lease);
     let renewed = diesel::update(
         outbox::table
             .find(id)

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use emporium_core::{AddressId, UserId, ValidationErrors};
 use emporium_db::schema::addresses;
 use emporium_db::{Conn, serializable_transaction, write_transaction};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::{OrderError, countries};
 
@@ -115,43 +115,37 @@ impl AddressRow {
     }
 }
 
-fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(deserializer).map(Some)
-}
-
 /// An address as a client sends it: to save (`POST`), to change (`PATCH`, the fields given),
 /// or inline at checkout. Absent and null are told apart.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct AddressInput {
     /// 1..=200 characters.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "emporium_core::present")]
     pub name: Option<Option<String>>,
     /// 1..=200 characters.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "emporium_core::present")]
     pub line1: Option<Option<String>>,
     /// Up to 200 characters; null or empty for none.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "emporium_core::present")]
     pub line2: Option<Option<String>>,
     /// 1..=200 characters.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "emporium_core::present")]
     pub city: Option<Option<String>>,
     /// Up to 200 characters; null or empty for none.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "emporium_core::present")]
     pub region: Option<Option<String>>,
     /// See [`POSTAL_CODE_PATTERN`].
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "emporium_core::present")]
     pub postal_code: Option<Option<String>>,
     /// ISO 3166-1 alpha-2, in capitals.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "emporium_core::present")]
     pub country: Option<Option<String>>,
     /// `+` then 7..=15 digits, optionally grouped by spaces, dots, dashes or parentheses;
     /// stored in E.164 form. Null for none.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "emporium_core::present")]
     pub phone: Option<Option<String>>,
     /// Make it the default (saving and changing only).
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "emporium_core::present")]
     pub is_default: Option<Option<bool>>,
 }
 

@@ -10,7 +10,7 @@ use emporium_db::schema::{order_items, orders, products, users};
 use emporium_db::{Conn, write_transaction};
 use emporium_mail::{MessageKind, OutgoingMail, templates};
 use emporium_webhooks::EventType;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::OrderError;
 use crate::model::{self, Order, Status};
@@ -38,23 +38,17 @@ impl Tracking {
     }
 }
 
-fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(deserializer).map(Some)
-}
-
 /// Tracking as an admin sends it (beside `status` in `PATCH /admin/orders/{id}`).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct TrackingInput {
     /// 1..=100 characters; null clears it.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "emporium_core::present")]
     pub carrier: Option<Option<String>>,
     /// 1..=100 characters; null clears it.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "emporium_core::present")]
     pub tracking_number: Option<Option<String>>,
     /// An `https://` URL of at most 2,048 characters; null clears it.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "emporium_core::present")]
     pub tracking_url: Option<Option<String>>,
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use emporium_core::{DeliveryId, Email, EventId, Page, PageRequest, WebhookId};
 use emporium_db::schema::{users, webhook_deliveries, webhook_endpoints, webhook_events};
@@ -252,14 +252,6 @@ impl Claimed {
     }
 }
 
-/// `at` to the whole microsecond: what both backends store, so a lease read back compares
-/// equal to the one written.
-fn to_micros(at: DateTime<Utc>) -> NaiveDateTime {
-    let at = at.naive_utc();
-    at.with_nanosecond(at.nanosecond() / 1_000 * 1_000)
-        .unwrap_or(at)
-}
-
 /// Takes up to `limit` pending deliveries of enabled endpoints that are due at `now`, oldest
 /// first, and leases them for `lease` (their next attempt moves to `now + lease`, so if the
 /// process dies while sending, another attempt follows the lease). Several processes may
@@ -271,7 +263,7 @@ pub fn claim_due(
     limit: i64,
 ) -> Result<Vec<Claimed>, diesel::result::Error> {
     let due_at = now.naive_utc();
-    let until = to_micros(now + lease);
+    let until = emporium_core::time::to_micros(now + lease);
     // A cheap read first: an idle shop does not take the write lock every poll.
     let any_due: Option<DeliveryId> = webhook_deliveries::table
         .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
@@ -351,7 +343,7 @@ pub fn renew_lease(
     now: DateTime<Utc>,
     lease: Duration,
 ) -> Result<Option<NaiveDateTime>, diesel::result::Error> {
-    let until = to_micros(now + lease);
+    let until = emporium_core::time::to_micros(now + lease);
     let renewed = diesel::update(
         webhook_deliveries::table
             .find(id)

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use emporium_core::{ValidationErrors, WebhookId};
 use emporium_db::schema::webhook_endpoints;
 use emporium_db::{Conn, write_transaction};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::event::EventType;
 use crate::{WebhookError, guard, sign};
@@ -81,27 +81,21 @@ impl EndpointRow {
     }
 }
 
-fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(deserializer).map(Some)
-}
-
 /// An endpoint as an admin sends it (`POST` needs `url` and `events`; `PATCH` changes the
 /// fields given). Absent and null are told apart.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct WebhookInput {
     /// An `https` URL of a public host.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "emporium_core::present")]
     pub url: Option<Option<String>>,
     /// One or more event names.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "emporium_core::present")]
     pub events: Option<Option<Vec<String>>>,
     /// Up to 500 characters; null clears it.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "emporium_core::present")]
     pub description: Option<Option<String>>,
     /// Enable or disable (`PATCH` only; a new endpoint is enabled).
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "emporium_core::present")]
     pub enabled: Option<Option<bool>>,
 }
 
