@@ -40,9 +40,10 @@ impl WorkerConfig {
     }
 }
 
-/// A running worker. Wake it after queueing mail so delivery does not wait for the next poll;
-/// stop it on shutdown.
+/// A running background worker (this crate's, and the webhook deliveries'). Wake it after
+/// queueing work so it does not wait for the next poll; stop it on shutdown.
 pub struct WorkerHandle {
+    name: &'static str,
     wake: Arc<Notify>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
@@ -53,29 +54,50 @@ pub struct WorkerHandle {
 pub struct Waker(Arc<Notify>);
 
 impl Waker {
-    /// Asks the worker to look for due messages now.
+    /// Asks the worker to look for due work now.
     pub fn wake(&self) {
         self.0.notify_one();
     }
 }
 
 impl WorkerHandle {
+    /// Spawns the loop `run` makes of a wake-up signal and a stop signal on the current Tokio
+    /// runtime; `name` is for the log.
+    pub fn start<F>(
+        name: &'static str,
+        run: impl FnOnce(Arc<Notify>, watch::Receiver<bool>) -> F,
+    ) -> WorkerHandle
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let wake = Arc::new(Notify::new());
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(run(Arc::clone(&wake), stopped));
+        WorkerHandle {
+            name,
+            wake,
+            stop,
+            task,
+        }
+    }
+
     /// A cloneable waker.
     pub fn waker(&self) -> Waker {
         Waker(Arc::clone(&self.wake))
     }
 
-    /// Asks the worker to look for due messages now.
+    /// Asks the worker to look for due work now.
     pub fn wake(&self) {
         self.wake.notify_one();
     }
 
-    /// Stops the worker after the message it is sending, if any, and waits for it.
+    /// Stops the worker after what it is sending, if anything, and waits for it; what it has
+    /// not sent stays queued for the next start (or another server).
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         self.wake.notify_one();
         if let Err(error) = self.task.await {
-            tracing::error!(%error, "mail worker ended abnormally");
+            tracing::error!(%error, worker = self.name, "worker ended abnormally");
         }
     }
 }
@@ -89,10 +111,9 @@ pub fn spawn(pool: Pool, mailer: Arc<Mailer>, config: WorkerConfig) -> WorkerHan
 /// Starts the worker on the current Tokio runtime, its database work run by `db` (a server
 /// on SQLite passes its single writer, so the worker's writes queue with everyone else's).
 pub fn spawn_with(db: Runner, mailer: Arc<Mailer>, config: WorkerConfig) -> WorkerHandle {
-    let wake = Arc::new(Notify::new());
-    let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(run(db, mailer, config, Arc::clone(&wake), stopped));
-    WorkerHandle { wake, stop, task }
+    WorkerHandle::start("mail", move |wake, stopped| {
+        run(db, mailer, config, wake, stopped)
+    })
 }
 
 async fn run(

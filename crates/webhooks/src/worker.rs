@@ -14,7 +14,7 @@ use chrono::Utc;
 use emporium_core::settings::WebhookSettings;
 use emporium_db::{Pool, Runner};
 use tokio::sync::{Notify, watch};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 
 use crate::delivery::{self, AfterAttempt, Attempt, Claimed, MAX_RESPONSE_BYTES, RetryPolicy};
 use crate::{guard, sign};
@@ -55,40 +55,8 @@ impl WorkerConfig {
     }
 }
 
-/// A running worker: wake it after publishing events, stop it on shutdown.
-pub struct WorkerHandle {
-    wake: Arc<Notify>,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-/// A cloneable way to wake the worker (for request handlers).
-#[derive(Clone)]
-pub struct Waker(Arc<Notify>);
-
-impl Waker {
-    /// Asks the worker to look for due deliveries now.
-    pub fn wake(&self) {
-        self.0.notify_one();
-    }
-}
-
-impl WorkerHandle {
-    /// A cloneable waker.
-    pub fn waker(&self) -> Waker {
-        Waker(Arc::clone(&self.wake))
-    }
-
-    /// Stops the worker after the round it is sending, if any, and waits for it. Deliveries
-    /// not yet sent stay queued for the next start (or another server).
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        self.wake.notify_one();
-        if let Err(error) = self.task.await {
-            tracing::error!(%error, "webhook worker ended abnormally");
-        }
-    }
-}
+/// The handle and waker of the mail worker serve this worker too.
+pub use emporium_mail::worker::{Waker, WorkerHandle};
 
 /// Starts the worker on the current Tokio runtime, its database work on blocking threads
 /// with connections from `pool`.
@@ -99,11 +67,10 @@ pub fn spawn(pool: Pool, config: WorkerConfig) -> WorkerHandle {
 /// Starts the worker on the current Tokio runtime, its database work run by `db` (a server
 /// on SQLite passes its single writer).
 pub fn spawn_with(db: Runner, config: WorkerConfig) -> WorkerHandle {
-    let wake = Arc::new(Notify::new());
-    let (stop, stopped) = watch::channel(false);
     let agent = agent(config.allow_private_urls);
-    let task = tokio::spawn(run(db, agent, config, Arc::clone(&wake), stopped));
-    WorkerHandle { wake, stop, task }
+    WorkerHandle::start("webhook", move |wake, stopped| {
+        run(db, agent, config, wake, stopped)
+    })
 }
 
 /// The HTTP client: 10 s timeout, no redirects, and a resolver that refuses forbidden
