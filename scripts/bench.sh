@@ -9,6 +9,7 @@
 #   scripts/bench.sh --only list,search --duration 20
 #   scripts/bench.sh --database postgres               # PostgreSQL, one server
 #   scripts/bench.sh --database postgres --servers 2   # two servers on one database
+#   MALLOC_ARENA_MAX=1 scripts/bench.sh --only cart   # glibc MALLOC_* settings reach the server
 #
 # With --database postgres the script starts a throw-away PostgreSQL server of its own
 # (scripts/postgres.sh, fsync on, as in production) and stops it at the end.

@@ -54,8 +54,34 @@ impl Stats {
     }
 }
 
+/// What a step reports: whether it succeeded, and how long the part it measures took.
+pub trait Outcome {
+    /// `(succeeded, latency)`, given how long the whole step took.
+    fn split(self, whole: Duration) -> (bool, Duration);
+}
+
+/// A step measured as a whole.
+impl Outcome for bool {
+    fn split(self, whole: Duration) -> (bool, Duration) {
+        (self, whole)
+    }
+}
+
+/// A step that measures one part of itself (a request after some set-up).
+pub struct Timed {
+    pub ok: bool,
+    pub took: Duration,
+}
+
+impl Outcome for Timed {
+    fn split(self, _whole: Duration) -> (bool, Duration) {
+        (self.ok, self.took)
+    }
+}
+
 /// Runs `step(virtual_user, iteration)` from `connections` virtual users, each one after the
-/// other as fast as the server answers, for `duration`. A step returns whether it succeeded.
+/// other as fast as the server answers, for `duration`. A step returns whether it succeeded
+/// (and, as [`Timed`], what to count as its latency).
 pub async fn drive<F, Fut>(
     name: &str,
     connections: usize,
@@ -64,7 +90,7 @@ pub async fn drive<F, Fut>(
 ) -> anyhow::Result<Stats>
 where
     F: Fn(usize, u64) -> Fut,
-    Fut: Future<Output = bool>,
+    Fut: Future<Output: Outcome>,
 {
     let mut histograms = Vec::with_capacity(connections);
     for _ in 0..connections {
@@ -80,8 +106,8 @@ where
             let (mut requests, mut errors, mut iteration) = (0u64, 0u64, 0u64);
             while Instant::now() < deadline {
                 let sent = Instant::now();
-                let ok = step(user, iteration).await;
-                let micros = u64::try_from(sent.elapsed().as_micros())
+                let (ok, took) = step(user, iteration).await.split(sent.elapsed());
+                let micros = u64::try_from(took.as_micros())
                     .unwrap_or(u64::MAX)
                     .clamp(1, 120_000_000);
                 let _ = histogram.record(micros);
@@ -183,7 +209,10 @@ const TERMS: [&str; 16] = [
 ];
 
 async fn signin(ctx: &Context, user: usize) -> Option<String> {
-    let email = &ctx.seeded.shoppers[user];
+    signin_as(ctx, user, &ctx.seeded.shoppers[user]).await
+}
+
+async fn signin_as(ctx: &Context, user: usize, email: &str) -> Option<String> {
     let (status, body) = send(
         ctx.post(user, "/auth/signin", None),
         Some(json!({"email": email, "password": seed::PASSWORD})),
@@ -308,6 +337,49 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                     .0 == 200
                 }
             })
+            .await?,
+        );
+    }
+    if wanted("cold") {
+        // Every search follows a catalog change (a re-price, as a shop's admin or its stock
+        // feed makes all day), so it finds no cached count or page: the cold path.
+        let admin = signin_as(&ctx, 0, seed::ADMIN_EMAIL)
+            .await
+            .ok_or_else(|| anyhow::anyhow!("signin of the admin failed"))?;
+        let ctx2 = ctx.clone();
+        let admin = Rc::new(admin);
+        results.push(
+            drive(
+                "cold search: re-price, then GET /products/search",
+                c,
+                duration,
+                |u, i| {
+                    let (ctx, admin) = (ctx2.clone(), admin.clone());
+                    async move {
+                        let id = 1 + (i as usize * 7919 + u * 104_729) % ctx.seeded.products;
+                        let price = 10 + (i % 90);
+                        let (status, _) = send(
+                            ctx.client
+                                .patch(format!("{}/products/{id}", ctx.base(u)))
+                                .insert_header(("Authorization", format!("Bearer {admin}"))),
+                            Some(json!({ "price": price })),
+                        )
+                        .await;
+                        let term = TERMS[(u + i as usize) % TERMS.len()].replace(' ', "%20");
+                        let sent = Instant::now();
+                        let searched = send(
+                            ctx.get(u, &format!("/products/search?q={term}&page_size=20"), None),
+                            None,
+                        )
+                        .await
+                        .0;
+                        Timed {
+                            ok: status == 200 && searched == 200,
+                            took: sent.elapsed(),
+                        }
+                    }
+                },
+            )
             .await?,
         );
     }

@@ -12,6 +12,8 @@ use tempfile::TempDir;
 
 /// The signing key the seeded accounts' server runs with.
 pub const JWT_SECRET: &str = "8c1f3b9e2d7a46f0b5e4c3d2a1908f7e6d5c4b3a29180f7e6d5c4b3a2918f0e1";
+/// The seeded admin, who owns every product.
+pub const ADMIN_EMAIL: &str = "owner@bench.test";
 /// Every seeded shopper's password.
 pub const PASSWORD: &str = "bench password 1";
 
@@ -76,12 +78,8 @@ pub fn seed(
             email_verified: true,
         })
     };
-    let admin = accounts::create_account(
-        &mut conn,
-        &auth,
-        account("owner@bench.test", Role::Admin)?,
-        now,
-    )?;
+    let admin =
+        accounts::create_account(&mut conn, &auth, account(ADMIN_EMAIL, Role::Admin)?, now)?;
     let mut emails = Vec::with_capacity(shoppers);
     for n in 0..shoppers {
         let email = format!("shopper{n}@bench.test");

@@ -39,6 +39,11 @@ impl Server {
             .env("LOGIN_MAX_FAILURES_PER_EMAIL", "0")
             .env("LOGIN_MAX_FAILURES_PER_IP", "0")
             .env("RUST_LOG", "warn")
+            // glibc's allocator settings, to compare them (`MALLOC_ARENA_MAX=1 scripts/bench.sh`).
+            .envs(
+                std::env::vars_os()
+                    .filter(|(name, _)| name.to_string_lossy().starts_with("MALLOC_")),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
