@@ -1,7 +1,8 @@
-//! Listing totals and ranked search results, reused while the catalog does not change.
+//! Listing totals, search match counts and ranked search results, reused while the catalog
+//! does not change.
 //!
-//! Counting every match of a listing and ranking every match of a search are the two costs
-//! that grow with the catalog. Both depend only on what the catalog version covers (see the
+//! Counting every match of a listing or a search, and ranking every match of a sorted search,
+//! are the costs that grow with the catalog. Both depend only on what the catalog version covers (see the
 //! `catalog_version` migration: products added, deleted, renamed, re-priced, re-categorised,
 //! or crossing zero stock), so they are cached per version and dropped when it moves. Product
 //! rows themselves are always read fresh, so stock and prices shown are current.
@@ -15,15 +16,19 @@ use emporium_core::ProductId;
 use crate::listing::{Filters, Sort};
 
 /// Longest ranked id list kept for one search; pages beyond it are searched directly.
-pub const MAX_RANKED: usize = 10_000;
+pub const MAX_RANKED: usize = 1_000;
 
 /// What identifies one search's ranking.
 pub type SearchKey = (String, Filters, Option<Sort>);
+
+/// What identifies one count of full-text matches: the index query and the filters.
+pub type CountKey = (String, Filters);
 
 #[derive(Default)]
 struct State {
     version: i64,
     totals: HashMap<Filters, i64>,
+    counts: HashMap<CountKey, i64>,
     ranked: HashMap<SearchKey, (Arc<[ProductId]>, i64)>,
 }
 
@@ -96,6 +101,7 @@ impl ListingCache {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if state.version != version {
             state.totals.clear();
+            state.counts.clear();
             state.ranked.clear();
             state.version = version;
         }
@@ -103,8 +109,9 @@ impl ListingCache {
     }
 
     fn make_room(&self, state: &mut State) {
-        if state.totals.len() + state.ranked.len() >= self.capacity {
+        if state.totals.len() + state.counts.len() + state.ranked.len() >= self.capacity {
             state.totals.clear();
+            state.counts.clear();
             state.ranked.clear();
         }
     }
@@ -117,6 +124,16 @@ impl ListingCache {
         let mut state = self.at(version);
         self.make_room(&mut state);
         state.totals.insert(filters.clone(), total);
+    }
+
+    pub(crate) fn count(&self, version: i64, key: &CountKey) -> Option<i64> {
+        self.at(version).counts.get(key).copied()
+    }
+
+    pub(crate) fn put_count(&self, version: i64, key: CountKey, count: i64) {
+        let mut state = self.at(version);
+        self.make_room(&mut state);
+        state.counts.insert(key, count);
     }
 
     pub(crate) fn ranked(&self, version: i64, key: &SearchKey) -> Option<(Arc<[ProductId]>, i64)> {

@@ -214,6 +214,20 @@ where
     condition
 }
 
+/// Orders a query by `$sort`; ties by id in the sort's direction.
+macro_rules! order_by_sort {
+    ($query:expr, $sort:expr) => {
+        match $sort {
+            Sort::PriceAsc => $query.order((products::price_cents.asc(), products::id.asc())),
+            Sort::PriceDesc => $query.order((products::price_cents.desc(), products::id.desc())),
+            Sort::NameAsc => $query.order((products::name_key.asc(), products::id.asc())),
+            Sort::NameDesc => $query.order((products::name_key.desc(), products::id.desc())),
+            Sort::Newest => $query.order((products::created_at.desc(), products::id.desc())),
+            Sort::Oldest => $query.order((products::created_at.asc(), products::id.asc())),
+        }
+    };
+}
+
 /// The listing query for `listing`, before pagination (public for query-plan checks).
 pub fn listing_query(
     listing: &Listing,
@@ -226,14 +240,7 @@ pub fn listing_query(
         .filter(condition::<products::table>(&listing.filters))
         .select(ProductRow::as_select())
         .into_boxed();
-    match listing.sort.unwrap_or(Sort::Oldest) {
-        Sort::PriceAsc => query.order((products::price_cents.asc(), products::id.asc())),
-        Sort::PriceDesc => query.order((products::price_cents.desc(), products::id.desc())),
-        Sort::NameAsc => query.order((products::name_key.asc(), products::id.asc())),
-        Sort::NameDesc => query.order((products::name_key.desc(), products::id.desc())),
-        Sort::Newest => query.order((products::created_at.desc(), products::id.desc())),
-        Sort::Oldest => query.order((products::created_at.asc(), products::id.asc())),
-    }
+    order_by_sort!(query, listing.sort.unwrap_or(Sort::Oldest))
 }
 
 /// One page of live products matching the filters.
@@ -253,33 +260,38 @@ pub fn list(conn: &mut Conn, listing: &Listing) -> Result<Page<Product>, Catalog
     ))
 }
 
-/// Orders a search query: by `$relevance` (best first) unless a sort is given; ties by id.
-macro_rules! order_search {
-    ($query:expr, $sort:expr, $relevance:expr) => {
-        match $sort {
-            None => $query.order(($relevance, products::id.asc())),
-            Some(Sort::PriceAsc) => $query.order((products::price_cents.asc(), products::id.asc())),
-            Some(Sort::PriceDesc) => {
-                $query.order((products::price_cents.desc(), products::id.desc()))
-            }
-            Some(Sort::NameAsc) => $query.order((products::name_key.asc(), products::id.asc())),
-            Some(Sort::NameDesc) => $query.order((products::name_key.desc(), products::id.desc())),
-            Some(Sort::Newest) => $query.order((products::created_at.desc(), products::id.desc())),
-            Some(Sort::Oldest) => $query.order((products::created_at.asc(), products::id.asc())),
-        }
-    };
+/// A search's text as its backend takes it.
+enum Terms {
+    /// SQLite: the whole match (an FTS5 query) and its relevance tiers ([`fts::match_tiers`]).
+    Sqlite { all: String, tiers: [String; 3] },
+    /// PostgreSQL: the whole match (a `tsquery`) and the tiers' queries ([`fts::ts_tiers`]).
+    Postgres {
+        all: String,
+        tiers: (String, String),
+    },
 }
 
-/// The search text as the connection's backend takes it: an FTS5 query on SQLite, a
-/// `tsquery` on PostgreSQL. `None` when the text has no words (only punctuation): nothing
-/// matches then.
-fn backend_query(conn: &Conn, text: &str) -> Option<(DatabaseBackend, String)> {
-    let backend = conn.backend();
-    let query = match backend {
-        DatabaseBackend::Sqlite => fts::match_query(text),
-        DatabaseBackend::Postgres => fts::ts_query(text),
-    };
-    query.map(|query| (backend, query))
+impl Terms {
+    /// The whole match, as the backend takes it: what a cached ranking is keyed by.
+    fn all(&self) -> &str {
+        match self {
+            Terms::Sqlite { all, .. } | Terms::Postgres { all, .. } => all,
+        }
+    }
+
+    /// `None` when the text has no words (only punctuation): nothing matches then.
+    fn of(conn: &Conn, text: &str) -> Option<Terms> {
+        Some(match conn.backend() {
+            DatabaseBackend::Sqlite => Terms::Sqlite {
+                all: fts::match_query(text)?,
+                tiers: fts::match_tiers(text)?,
+            },
+            DatabaseBackend::Postgres => Terms::Postgres {
+                all: fts::ts_query(text)?,
+                tiers: fts::ts_tiers(text)?,
+            },
+        })
+    }
 }
 
 /// `COUNT(*) OVER ()`: the number of matches, carried on every row of the page, so the match
@@ -288,99 +300,207 @@ fn total_column() -> diesel::expression::SqlLiteral<diesel::sql_types::BigInt> {
     diesel::dsl::sql::<diesel::sql_types::BigInt>("COUNT(*) OVER ()")
 }
 
-/// One page of live products matching the search text and the filters, best match first
-/// (name matches above description matches) unless a sort is given.
-pub fn search(conn: &mut Conn, search: &Search) -> Result<Page<Product>, CatalogError> {
-    let listing = &search.listing;
-    let Some((backend, query)) = backend_query(conn, &search.text) else {
-        return Ok(Page::new(Vec::new(), listing.page, 0));
-    };
-    let (limit, offset) = (listing.page.limit(), listing.page.offset());
-    let (rows, total): (Vec<(ProductRow, i64)>, Option<i64>) = match backend {
-        DatabaseBackend::Sqlite => {
-            let joined = || {
-                products::table
-                    .inner_join(products_fts::table.on(products_fts::rowid.eq(products::id)))
-            };
-            let page = joined()
-                .filter(fts::matches(query.clone()))
-                .filter(condition(&listing.filters))
-                .select((ProductRow::as_select(), total_column()))
-                .into_boxed();
-            let page = order_search!(page, listing.sort, products_fts::rank.asc());
-            let rows: Vec<(ProductRow, i64)> = page.limit(limit).offset(offset).load(conn)?;
-            let total = match rows.first() {
-                Some(_) => None,
-                // A page past the end has no row to carry the total: count separately.
-                None => Some(
-                    joined()
-                        .filter(fts::matches(query))
-                        .filter(condition(&listing.filters))
-                        .select(count_star())
-                        .first(conn)?,
-                ),
-            };
-            (rows, total)
-        }
-        DatabaseBackend::Postgres => {
-            let page = products::table
-                .filter(fts::pg_matches(&query))
-                .filter(condition::<products::table>(&listing.filters))
-                .select((ProductRow::as_select(), total_column()))
-                .into_boxed();
-            let page = order_search!(page, listing.sort, fts::pg_rank(&query).desc());
-            let rows: Vec<(ProductRow, i64)> = page.limit(limit).offset(offset).load(conn)?;
-            let total = match rows.first() {
-                Some(_) => None,
-                None => Some(
-                    products::table
-                        .filter(fts::pg_matches(&query))
-                        .filter(condition::<products::table>(&listing.filters))
-                        .select(count_star())
-                        .first(conn)?,
-                ),
-            };
-            (rows, total)
-        }
-    };
-    let total = total.unwrap_or_else(|| rows.first().map_or(0, |(_, total)| *total));
-    let items = rows.iter().map(|(row, _)| row.to_product()).collect();
-    Ok(Page::new(items, listing.page, total))
+/// SQLite: the number of live products matching `query` (an FTS5 query) and `filters`.
+/// Without filters this reads only the full-text index, which holds live products only.
+fn count_matches(conn: &mut Conn, query: &str, filters: &Filters) -> QueryResult<i64> {
+    let matching = products_fts::table.filter(fts::matches(query.to_string()));
+    if *filters == Filters::default() {
+        matching.select(count_star()).first(conn)
+    } else {
+        matching
+            .inner_join(products::table.on(products::id.eq(products_fts::rowid)))
+            .filter(condition(filters))
+            .select(count_star())
+            .first(conn)
+    }
 }
 
-/// The ids of the first `MAX_RANKED` matches of a search, in order, and the number of all
-/// matches.
+/// SQLite: the ids of live products matching `query` and `filters`, newest first, `limit`
+/// of them after skipping `offset`. The index yields matches in rowid order, so this reads
+/// `offset + limit` matches, not all of them.
+fn walk_matches(
+    conn: &mut Conn,
+    query: &str,
+    filters: &Filters,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<Vec<ProductId>> {
+    let matching = products_fts::table.filter(fts::matches(query.to_string()));
+    if *filters == Filters::default() {
+        matching
+            .select(products_fts::rowid)
+            .order(products_fts::rowid.desc())
+            .limit(limit)
+            .offset(offset)
+            .load(conn)
+    } else {
+        matching
+            .inner_join(products::table.on(products::id.eq(products_fts::rowid)))
+            .filter(condition(filters))
+            .select(products_fts::rowid)
+            .order(products_fts::rowid.desc())
+            .limit(limit)
+            .offset(offset)
+            .load(conn)
+    }
+}
+
+/// Counts the matches of an FTS5 query and filters: [`count_matches`], or a cached count.
+type Counter<'a> = dyn FnMut(&mut Conn, &str, &Filters) -> Result<i64, CatalogError> + 'a;
+
+/// SQLite, best match first: the ids of matches `offset..offset + limit`, taken tier after
+/// tier. `count` is asked for a tier's size only when the range starts beyond that tier.
+fn relevance_ids(
+    conn: &mut Conn,
+    tiers: &[String; 3],
+    filters: &Filters,
+    (offset, limit): (i64, i64),
+    count: &mut Counter<'_>,
+) -> Result<Vec<ProductId>, CatalogError> {
+    let (mut skip, mut wanted) = (offset, limit);
+    let mut ids = Vec::new();
+    for tier in tiers {
+        if wanted == 0 {
+            break;
+        }
+        let found = walk_matches(conn, tier, filters, wanted, skip)?;
+        if found.is_empty() && skip > 0 {
+            // The page starts beyond this tier.
+            skip -= count(conn, tier, filters)?.min(skip);
+        } else {
+            skip = 0;
+        }
+        wanted -= found.len() as i64;
+        ids.extend(found);
+    }
+    Ok(ids)
+}
+
+/// The products with `ids`, in that order.
+fn products_in_order(conn: &mut Conn, ids: &[ProductId]) -> QueryResult<Vec<Product>> {
+    let mut rows: Vec<ProductRow> = products::table
+        .filter(products::id.eq_any(ids))
+        .filter(products::deleted_at.is_null())
+        .select(ProductRow::as_select())
+        .load(conn)?;
+    rows.sort_by_key(|row| ids.iter().position(|id| *id == row.id));
+    Ok(rows.iter().map(ProductRow::to_product).collect())
+}
+
+/// The ids of matches `offset..offset + limit` in the search's order, in one query, with the
+/// number of all matches (`None` when no row came back to carry it). For every search but
+/// SQLite's best-match-first, which [`relevance_ids`] walks instead.
 fn ranked_ids(
     conn: &mut Conn,
-    backend: DatabaseBackend,
-    query: &str,
+    terms: &Terms,
     listing: &Listing,
-) -> Result<(Vec<ProductId>, i64), CatalogError> {
-    let rows: Vec<(ProductId, i64)> = match backend {
-        DatabaseBackend::Sqlite => {
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<ProductId>, Option<i64>), CatalogError> {
+    let rows: Vec<(ProductId, i64)> = match terms {
+        Terms::Sqlite { all, .. } => {
             let ranked = products::table
                 .inner_join(products_fts::table.on(products_fts::rowid.eq(products::id)))
-                .filter(fts::matches(query.to_string()))
+                .filter(fts::matches(all.clone()))
                 .filter(condition(&listing.filters))
                 .select((products::id, total_column()))
                 .into_boxed();
-            order_search!(ranked, listing.sort, products_fts::rank.asc())
-                .limit(MAX_RANKED as i64)
+            // Best match first never comes here on SQLite: `relevance_ids` walks it.
+            let sort = listing.sort.unwrap_or(Sort::Newest);
+            order_by_sort!(ranked, sort)
+                .limit(limit)
+                .offset(offset)
                 .load(conn)?
         }
-        DatabaseBackend::Postgres => {
+        Terms::Postgres { all, tiers } => {
             let ranked = products::table
-                .filter(fts::pg_matches(query))
+                .filter(fts::pg_matches(all))
                 .filter(condition::<products::table>(&listing.filters))
                 .select((products::id, total_column()))
                 .into_boxed();
-            order_search!(ranked, listing.sort, fts::pg_rank(query).desc())
-                .limit(MAX_RANKED as i64)
-                .load(conn)?
+            let ranked = match listing.sort {
+                Some(sort) => order_by_sort!(ranked, sort),
+                None => ranked.order((
+                    fts::pg_tier((&tiers.0, &tiers.1)).asc(),
+                    products::id.desc(),
+                )),
+            };
+            ranked.limit(limit).offset(offset).load(conn)?
         }
     };
-    let total = rows.first().map_or(0, |(_, total)| *total);
+    let total = rows.first().map(|(_, total)| *total);
     Ok((rows.into_iter().map(|(id, _)| id).collect(), total))
+}
+
+/// The number of live products matching the search and the filters.
+fn count_all(conn: &mut Conn, terms: &Terms, filters: &Filters) -> Result<i64, CatalogError> {
+    Ok(match terms {
+        Terms::Sqlite { all, .. } => count_matches(conn, all, filters)?,
+        Terms::Postgres { all, .. } => products::table
+            .filter(fts::pg_matches(all))
+            .filter(condition::<products::table>(filters))
+            .select(count_star())
+            .first(conn)?,
+    })
+}
+
+/// The ids of matches `offset..offset + limit` in the search's order and the number of all
+/// matches. SQLite's full-text counts go through `count`.
+fn search_ids(
+    conn: &mut Conn,
+    terms: &Terms,
+    listing: &Listing,
+    (offset, limit): (i64, i64),
+    count: &mut Counter<'_>,
+) -> Result<(Vec<ProductId>, i64), CatalogError> {
+    Ok(match (terms, listing.sort) {
+        (Terms::Sqlite { all, tiers }, None) => {
+            let filters = &listing.filters;
+            let total = count(conn, all, filters)?;
+            let ids = relevance_ids(conn, tiers, filters, (offset, limit), count)?;
+            (ids, total)
+        }
+        _ => {
+            let (ids, total) = ranked_ids(conn, terms, listing, limit, offset)?;
+            let total = match total {
+                Some(total) => total,
+                // A page past the end has no row to carry the total: count separately.
+                None => count_all(conn, terms, &listing.filters)?,
+            };
+            (ids, total)
+        }
+    })
+}
+
+/// [`search`] inside its read transaction.
+fn search_in(
+    conn: &mut Conn,
+    terms: &Terms,
+    listing: &Listing,
+    count: &mut Counter<'_>,
+) -> Result<Page<Product>, CatalogError> {
+    let range = (listing.page.offset(), listing.page.limit());
+    let (ids, total) = search_ids(conn, terms, listing, range, count)?;
+    Ok(Page::new(
+        products_in_order(conn, &ids)?,
+        listing.page,
+        total,
+    ))
+}
+
+/// One page of live products matching the search text and the filters: best match first
+/// unless a sort is given. Best match first means every word in the name, then every word
+/// in the name or category, then the rest; within each, the most recently added first.
+pub fn search(conn: &mut Conn, search: &Search) -> Result<Page<Product>, CatalogError> {
+    let listing = &search.listing;
+    let Some(terms) = Terms::of(conn, &search.text) else {
+        return Ok(Page::new(Vec::new(), listing.page, 0));
+    };
+    emporium_db::read_transaction(conn, |conn| {
+        search_in(conn, &terms, listing, &mut |conn, query, filters| {
+            Ok(count_matches(conn, query, filters)?)
+        })
+    })
 }
 
 fn catalog_version(conn: &mut Conn) -> Result<i64, CatalogError> {
@@ -426,48 +546,79 @@ pub fn list_cached(
     })
 }
 
-/// [`search`], with the ranked ids taken from `cache` while the catalog has not changed: the
-/// full-text ranking runs once per query and version, and a page is then a handful of
-/// primary-key reads. The same answer as `search`, from one consistent read.
+/// SQLite: [`count_matches`], kept in `cache` while the catalog has not changed.
+fn cached_count(
+    conn: &mut Conn,
+    cache: &ListingCache,
+    version: i64,
+    query: &str,
+    filters: &Filters,
+) -> Result<i64, CatalogError> {
+    let key = (query.to_string(), filters.clone());
+    if let Some(count) = cache.count(version, &key) {
+        return Ok(count);
+    }
+    cache.single_flight(
+        format!("count:{version}:{key:?}"),
+        || cache.count(version, &key),
+        || -> Result<i64, CatalogError> {
+            let count = count_matches(conn, query, filters)?;
+            cache.put_count(version, key.clone(), count);
+            Ok(count)
+        },
+    )
+}
+
+/// [`search`], with what grows with the number of matches taken from `cache` while the
+/// catalog has not changed: the first `MAX_RANKED` ids in order and the number of matches
+/// are computed once per query and version, and a page is then a handful of primary-key
+/// reads. The same answer as `search`, from one consistent read.
+///
+/// On SQLite, best match first walks the index tier by tier (see [`search`]): computing the
+/// first ids costs what they hold, not what the whole match holds, so a search right after a
+/// catalog change stays fast however many products match.
 pub fn search_cached(
     conn: &mut Conn,
     cache: &ListingCache,
     search: &Search,
 ) -> Result<Page<Product>, CatalogError> {
     let listing = &search.listing;
-    let Some((backend, query)) = backend_query(conn, &search.text) else {
+    let Some(terms) = Terms::of(conn, &search.text) else {
         return Ok(Page::new(Vec::new(), listing.page, 0));
     };
-    let offset = usize::try_from(listing.page.offset()).unwrap_or(usize::MAX);
-    let limit = usize::try_from(listing.page.limit()).unwrap_or(0);
     emporium_db::read_transaction(conn, |conn| {
         let version = catalog_version(conn)?;
-        let key = (query.clone(), listing.filters.clone(), listing.sort);
+        let mut count = |conn: &mut Conn, query: &str, filters: &Filters| {
+            cached_count(conn, cache, version, query, filters)
+        };
+        let key = (
+            terms.all().to_string(),
+            listing.filters.clone(),
+            listing.sort,
+        );
         let (ids, total) = match cache.ranked(version, &key) {
             Some(found) => found,
             None => cache.single_flight(
                 format!("ranked:{version}:{key:?}"),
                 || cache.ranked(version, &key),
                 || -> Result<(Arc<[ProductId]>, i64), CatalogError> {
-                    let (ids, total) = ranked_ids(conn, backend, &query, listing)?;
+                    let range = (0, MAX_RANKED as i64);
+                    let (ids, total) = search_ids(conn, &terms, listing, range, &mut count)?;
                     let ids: Arc<[ProductId]> = ids.into();
                     cache.put_ranked(version, key.clone(), Arc::clone(&ids), total);
                     Ok((ids, total))
                 },
             )?,
         };
+        let offset = usize::try_from(listing.page.offset()).unwrap_or(usize::MAX);
+        let limit = usize::try_from(listing.page.limit()).unwrap_or(0);
         if offset.saturating_add(limit) > ids.len() && total > ids.len() as i64 {
             // Deeper than the cached ranking reaches: search directly.
-            return self::search(conn, search);
+            return search_in(conn, &terms, listing, &mut count);
         }
         let wanted: Vec<ProductId> = ids.iter().skip(offset).take(limit).copied().collect();
-        let mut rows: Vec<ProductRow> = products::table
-            .filter(products::id.eq_any(&wanted))
-            .select(ProductRow::as_select())
-            .load(conn)?;
-        rows.sort_by_key(|row| wanted.iter().position(|id| *id == row.id));
         Ok(Page::new(
-            rows.iter().map(ProductRow::to_product).collect(),
+            products_in_order(conn, &wanted)?,
             listing.page,
             total,
         ))

@@ -485,6 +485,93 @@ fn every_listing_filter_and_sort_is_served_by_an_index() {
 }
 
 #[test]
+fn best_match_first_is_name_then_name_or_category_then_the_rest_newest_first_on_every_page() {
+    use crate::ListingCache;
+
+    let db = TestDb::new();
+    let alice = owner(&db, "alice@example.com");
+    let base = Utc::now() - Duration::hours(1);
+    let specs = [
+        ("Desk Lamp", "A lamp for a desk.", "Home", 3),
+        ("Shade", "Linen.", "Lamps", 0),
+        ("Bulb", "Fits any lamp.", "Home", 2),
+        ("Lamp Post", "Cast iron.", "Garden", 0),
+        ("Cord", "Braided.", "Lamps", 4),
+        ("Switch", "For a lamp.", "Home", 1),
+        ("Teapot", "Porcelain.", "Kitchen", 5),
+    ];
+    let ids: Vec<_> = specs
+        .iter()
+        .enumerate()
+        .map(|(n, (name, description, category, stock))| {
+            let mut fields = fields(name, 100, *stock, category);
+            fields.description = (*description).into();
+            let at = base + Duration::seconds(n as i64);
+            manage::create(&mut db.conn(), alice, fields, at)
+                .unwrap()
+                .id
+        })
+        .collect();
+    let [desk, shade, bulb, post, cord, switch, _teapot] = ids[..] else {
+        unreachable!()
+    };
+    let cache = ListingCache::new(64);
+    let pages = |text: &str, filters: &Filters, size: i64| {
+        let mut seen = Vec::new();
+        for page in 1..=8 {
+            let search = Search {
+                text: text.into(),
+                listing: listing(filters.clone(), None, page, size),
+            };
+            let plain = listing::search(&mut db.conn(), &search).unwrap();
+            assert_eq!(
+                listing::search_cached(&mut db.conn(), &cache, &search).unwrap(),
+                plain,
+                "{text} page {page} of {size}"
+            );
+            seen.push((
+                plain.total,
+                plain.items.iter().map(|p| p.id).collect::<Vec<_>>(),
+            ));
+        }
+        let total = seen[0].0;
+        assert!(seen.iter().all(|(t, _)| *t == total), "{text}: one total");
+        (
+            total,
+            seen.into_iter()
+                .flat_map(|(_, ids)| ids)
+                .collect::<Vec<_>>(),
+        )
+    };
+    let all = Filters::default();
+    let in_stock = Filters {
+        in_stock: true,
+        ..Default::default()
+    };
+    for size in 1..=4 {
+        assert_eq!(
+            pages("lamp", &all, size),
+            (6, vec![post, desk, cord, shade, switch, bulb]),
+            "every word in the name, then in the name or category, then the rest; \
+             newest first within each (pages of {size})"
+        );
+        assert_eq!(
+            pages("LAMP", &in_stock, size),
+            (4, vec![desk, cord, switch, bulb]),
+            "filters apply within every tier (pages of {size})"
+        );
+    }
+    assert_eq!(pages("lamp desk", &all, 2), (1, vec![desk]));
+    assert_eq!(
+        pages("lamps shade", &all, 2),
+        (1, vec![shade]),
+        "one word in the name, one in the category"
+    );
+    assert_eq!(pages("lamp fits", &all, 2), (1, vec![bulb]));
+    assert_eq!(pages("lampshade", &all, 2), (0, vec![]));
+}
+
+#[test]
 fn cached_listings_and_searches_answer_exactly_as_uncached_ones_across_changes() {
     use crate::ListingCache;
 
@@ -519,17 +606,19 @@ fn cached_listings_and_searches_answer_exactly_as_uncached_ones_across_changes()
                 }
             }
             for text in ["a", "apple", "fruit", "zzz"] {
-                let search = Search {
-                    text: text.into(),
-                    listing: listing(filters.clone(), None, 1, 3),
-                };
-                let plain = listing::search(&mut db.conn(), &search).unwrap();
-                for _ in 0..2 {
-                    assert_eq!(
-                        listing::search_cached(&mut db.conn(), &cache, &search).unwrap(),
-                        plain,
-                        "{label} {text}"
-                    );
+                for (sort, page) in [(None, 1), (None, 2), (None, 5), (Some(Sort::NameAsc), 2)] {
+                    let search = Search {
+                        text: text.into(),
+                        listing: listing(filters.clone(), sort, page, 2),
+                    };
+                    let plain = listing::search(&mut db.conn(), &search).unwrap();
+                    for _ in 0..2 {
+                        assert_eq!(
+                            listing::search_cached(&mut db.conn(), &cache, &search).unwrap(),
+                            plain,
+                            "{label} {text} {sort:?} page {page}"
+                        );
+                    }
                 }
             }
         }
@@ -573,6 +662,11 @@ fn concurrent_misses_for_one_search_or_total_are_computed_once() {
         listing: listing(Filters::default(), None, 1, 5),
     };
     let plain = listing::search(&mut db.conn(), &search).unwrap();
+    // What one request computes (the ranking, and on SQLite the number of matches).
+    let alone = ListingCache::new(64);
+    listing::search_cached(&mut db.conn(), &alone, &search).unwrap();
+    let one = alone.computed();
+    assert!(one >= 1);
     let barrier = std::sync::Barrier::new(8);
     let answers: Vec<_> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..8)
@@ -591,7 +685,11 @@ fn concurrent_misses_for_one_search_or_total_are_computed_once() {
         answers.iter().all(|a| *a == plain),
         "every answer is the plain search's"
     );
-    assert_eq!(cache.computed(), 1, "one ranking for eight requests");
+    assert_eq!(
+        cache.computed(),
+        one,
+        "eight requests compute what one does"
+    );
 
     let totals = listing(Filters::default(), Some(Sort::PriceAsc), 1, 5);
     std::thread::scope(|scope| {
@@ -600,7 +698,7 @@ fn concurrent_misses_for_one_search_or_total_are_computed_once() {
             scope.spawn(move || listing::list_cached(&mut db.conn(), cache, totals).unwrap());
         }
     });
-    assert_eq!(cache.computed(), 2, "one count for eight listings");
+    assert_eq!(cache.computed(), one + 1, "one count for eight listings");
 }
 
 #[test]

@@ -1,11 +1,16 @@
 //! Full-text search over products: the backend-specific half of product search.
 //!
 //! - SQLite: an FTS5 table, declared by hand because it is a virtual table (`diesel
-//!   print-schema` is told to skip it), ranked by bm25 with name : description : category
-//!   weighted 10 : 1 : 2.
+//!   print-schema` is told to skip it).
 //! - PostgreSQL: a GIN index over `emporium_search_document(name, description, category)`, a
-//!   `tsvector` with the three fields weighted A, B, C, ranked by `ts_rank` with the same
-//!   10 : 1 : 2 weights.
+//!   `tsvector` with the three fields weighted A, B, C.
+//!
+//! Relevance is the same on both: a product with every word in its name comes first, then one
+//! with every word in its name or category, then the rest (a word found only in the
+//! description); within a tier, the most recently added first. Unlike a score such as bm25,
+//! which must be computed for every match before the best twenty are known, these tiers can
+//! be walked in index order: on SQLite, a page of a search that matches a hundred thousand
+//! products reads the page, not the hundred thousand.
 //!
 //! Both split text into words of letters and digits, lower-case them, drop diacritics, and
 //! match every word of the query as a prefix (`lapt` finds "laptop"). What a user types is
@@ -13,7 +18,7 @@
 
 use diesel::expression::AsExpression;
 use diesel::expression::BoxableExpression;
-use diesel::sql_types::{Bool, Float, Text};
+use diesel::sql_types::{Bool, Integer, Text};
 
 use crate::MultiBackend;
 use crate::schema::products;
@@ -27,9 +32,6 @@ diesel::table! {
         /// The hidden column named after the table: the left side of `MATCH`.
         #[sql_name = "products_fts"]
         document -> Text,
-        /// Relevance of the current match (bm25, weighted name 10 : description 1 :
-        /// category 2); lower is better. Only meaningful in a `MATCH` query.
-        rank -> Double,
     }
 }
 
@@ -68,12 +70,41 @@ pub fn match_query(text: &str) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" "))
 }
 
+/// SQLite: the relevance tiers of a search, best first, as FTS5 queries that partition its
+/// matches ([`match_query`]): every word in the name; every word in the name or the category
+/// (but not all in the name); the rest (some word only in the description). A search walks
+/// the tiers in order, each by descending rowid, so a page costs what the page holds rather
+/// than what the whole match holds. `None` when the text has no words.
+pub fn match_tiers(text: &str) -> Option<[String; 3]> {
+    let all = match_query(text)?;
+    Some([
+        format!("{{name}} : ({all})"),
+        format!("{{name category}} : ({all}) NOT {{name}} : ({all})"),
+        format!("({all}) NOT {{name category}} : ({all})"),
+    ])
+}
+
 /// PostgreSQL: the same words as a `tsquery` (`lapt:* & red:*`): every word a prefix, all
 /// required. Words hold only letters and digits, so no input can form `tsquery` syntax.
 /// `None` when the input has no words.
 pub fn ts_query(text: &str) -> Option<String> {
     let words: Vec<String> = words(text).iter().map(|word| format!("{word}:*")).collect();
     (!words.is_empty()).then(|| words.join(" & "))
+}
+
+/// PostgreSQL: the `tsquery`s behind the relevance tiers of [`match_tiers`]: every word in
+/// the name (weight A), and every word in the name or the category (weights A and C).
+/// `None` when the text has no words.
+pub fn ts_tiers(text: &str) -> Option<(String, String)> {
+    let words = words(text);
+    let weighted = |weights: &str| {
+        words
+            .iter()
+            .map(|word| format!("{word}:*{weights}"))
+            .collect::<Vec<_>>()
+            .join(" & ")
+    };
+    (!words.is_empty()).then(|| (weighted("A"), weighted("AC")))
 }
 
 /// The document expression the GIN index `products_search` is built over: a query must name
@@ -94,23 +125,27 @@ pub fn pg_matches(
     )
 }
 
-/// PostgreSQL: relevance of a product to `ts_query`; higher is better. Weights for
-/// {D, C, B, A} = {-, category, description, name}: 0.2 : 0.1 : 1.0 is bm25's 2 : 1 : 10.
-pub fn pg_rank(
-    ts_query: &str,
-) -> Box<dyn BoxableExpression<products::table, MultiBackend, SqlType = Float>> {
+/// PostgreSQL: the relevance tier of a matching product (0 best), from [`ts_tiers`]: the
+/// same partition as SQLite's [`match_tiers`].
+pub fn pg_tier(
+    (name, name_or_category): (&str, &str),
+) -> Box<dyn BoxableExpression<products::table, MultiBackend, SqlType = Integer>> {
     Box::new(
-        diesel::dsl::sql::<Float>(&format!(
-            "ts_rank('{{0.1, 0.2, 0.1, 1.0}}', {DOCUMENT}, to_tsquery('emporium_search'::regconfig, "
+        diesel::dsl::sql::<Integer>(&format!(
+            "CASE WHEN {DOCUMENT} @@ to_tsquery('emporium_search'::regconfig, "
         ))
-        .bind::<Text, _>(ts_query.to_string())
-        .sql("))"),
+        .bind::<Text, _>(name.to_string())
+        .sql(&format!(
+            ") THEN 0 WHEN {DOCUMENT} @@ to_tsquery('emporium_search'::regconfig, "
+        ))
+        .bind::<Text, _>(name_or_category.to_string())
+        .sql(") THEN 1 ELSE 2 END"),
     )
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{match_query, ts_query};
+    use super::{match_query, match_tiers, ts_query, ts_tiers};
 
     #[test]
     fn user_text_becomes_quoted_prefix_terms() {
@@ -125,6 +160,30 @@ mod tests {
         );
         assert_eq!(match_query("café").as_deref(), Some("\"café\"*"));
         assert_eq!(match_query("*** \" -"), None);
+    }
+
+    #[test]
+    fn relevance_tiers_partition_the_match() {
+        let [name, name_or_category, rest] = match_tiers("Lapt, red").unwrap();
+        assert_eq!(name, "{name} : (\"lapt\"* \"red\"*)");
+        assert_eq!(
+            name_or_category,
+            "{name category} : (\"lapt\"* \"red\"*) NOT {name} : (\"lapt\"* \"red\"*)"
+        );
+        assert_eq!(
+            rest,
+            "(\"lapt\"* \"red\"*) NOT {name category} : (\"lapt\"* \"red\"*)"
+        );
+        assert_eq!(match_tiers("{name}:"), Some(match_tiers("name").unwrap()));
+        assert_eq!(match_tiers("* -"), None);
+        assert_eq!(
+            ts_tiers("Lapt red").unwrap(),
+            (
+                "lapt:*A & red:*A".to_string(),
+                "lapt:*AC & red:*AC".to_string()
+            )
+        );
+        assert_eq!(ts_tiers("&|!"), None);
     }
 
     #[test]

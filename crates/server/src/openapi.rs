@@ -313,7 +313,8 @@ pub struct SearchParams {
     pub max_price: Option<f64>,
     /// `true`: only products in stock.
     pub in_stock: Option<bool>,
-    /// Order instead of relevance (best match first by default).
+    /// Order instead of relevance (best match first by default: every word in the name,
+    /// then every word in the name or category, then the rest; newest first within each).
     #[param(inline)]
     pub sort_by: Option<SortBy>,
 }

@@ -99,7 +99,7 @@ pub async fn list(
 }
 
 /// `GET /products/search?q=…` (alias `keyword`): best match first, same filters.
-#[utoipa::path(get, path = "/products/search", tag = "products", operation_id = "search_products", params(crate::openapi::SearchParams), responses((status = 200, description = "Matches, best first (name above description) unless `sort_by` is given", body = emporium_core::Page<emporium_catalog::Product>, headers(("ETag" = String, description = "Strong validator of this body"), ("Cache-Control" = String, description = "public, with CATALOG_CACHE_MAX_AGE_SECS"))), (status = 304, description = "Not Modified: `If-None-Match` names the current `ETag` (no body)")))]
+#[utoipa::path(get, path = "/products/search", tag = "products", operation_id = "search_products", params(crate::openapi::SearchParams), responses((status = 200, description = "Matches, best first unless `sort_by` is given: products with every word in the name, then those with every word in the name or category, then the rest (a word found only in the description); within each group the most recently added first. The same order on SQLite and PostgreSQL", body = emporium_core::Page<emporium_catalog::Product>, headers(("ETag" = String, description = "Strong validator of this body"), ("Cache-Control" = String, description = "public, with CATALOG_CACHE_MAX_AGE_SECS"))), (status = 304, description = "Not Modified: `If-None-Match` names the current `ETag` (no body)")))]
 pub async fn search(
     req: HttpRequest,
     state: web::Data<AppState>,
