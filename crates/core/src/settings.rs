@@ -112,6 +112,17 @@ pub struct DatabaseSettings {
     pub busy_timeout_ms: u32,
     /// `DB_POOL_SIZE`: connections in the pool.
     pub pool_size: u32,
+    /// `SQLITE_CACHE_KIB`: each SQLite connection's page cache, in KiB (the operating system
+    /// caches the file besides).
+    pub sqlite_cache_kib: u32,
+}
+
+impl DatabaseSettings {
+    /// The default of `SQLITE_CACHE_KIB`: a quarter of SQLite's own 2 MiB. Every pooled
+    /// connection keeps its own cache, and pages it misses are a copy from the operating
+    /// system's file cache away: at 512 KiB the catalog reads were as fast as at 2 MiB, with
+    /// 12 MiB less memory for a pool of eight (BENCHMARKS.md).
+    pub const DEFAULT_SQLITE_CACHE_KIB: u32 = 512;
 }
 
 /// The database behind `DATABASE_URL`.
@@ -856,6 +867,18 @@ fn database_settings(
         ));
     }
     let busy_timeout_ms = parse_var(get, "DB_BUSY_TIMEOUT_MS", 5_000, "a number of milliseconds")?;
+    let sqlite_cache_kib: u32 = parse_var(
+        get,
+        "SQLITE_CACHE_KIB",
+        DatabaseSettings::DEFAULT_SQLITE_CACHE_KIB,
+        "a number of KiB",
+    )?;
+    if !(64..=4_194_304).contains(&sqlite_cache_kib) {
+        return Err(invalid(
+            "SQLITE_CACHE_KIB",
+            format!("'{sqlite_cache_kib}' must be from 64 to 4194304 (4 GiB)"),
+        ));
+    }
     if postgres {
         let rest = url.split_once("://").map_or("", |(_, rest)| rest);
         if rest.is_empty() || rest == "/" {
@@ -872,6 +895,7 @@ fn database_settings(
             synchronous: Synchronous::Full,
             busy_timeout_ms,
             pool_size,
+            sqlite_cache_kib,
         });
     }
     let path = sqlite_path(&url).map_err(|message| invalid("DATABASE_URL", message))?;
@@ -897,6 +921,7 @@ fn database_settings(
         synchronous,
         busy_timeout_ms,
         pool_size,
+        sqlite_cache_kib,
     })
 }
 
@@ -1461,6 +1486,12 @@ mod tests {
             error_variable(with(d, &[("DB_POOL_SIZE", "0")])),
             "DB_POOL_SIZE"
         );
+        for cache in ["32", "lots"] {
+            assert_eq!(
+                error_variable(with(d, &[("SQLITE_CACHE_KIB", cache)])),
+                "SQLITE_CACHE_KIB"
+            );
+        }
         assert_eq!(
             error_variable(with(d, &[("LOG_FORMAT", "xml")])),
             "LOG_FORMAT"

@@ -86,6 +86,7 @@ impl Manager {
             pragmas: Pragmas {
                 synchronous: settings.synchronous,
                 busy_timeout_ms: settings.busy_timeout_ms,
+                cache_kib: settings.sqlite_cache_kib,
             },
         }
     }
@@ -175,15 +176,17 @@ pub enum DbError {
 struct Pragmas {
     synchronous: Synchronous,
     busy_timeout_ms: u32,
+    cache_kib: u32,
 }
 
 impl Pragmas {
     fn apply(&self, conn: &mut SqliteConnection) -> Result<(), diesel::result::Error> {
         conn.batch_execute(&format!(
             "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; \
-             PRAGMA foreign_keys = ON;",
+             PRAGMA foreign_keys = ON; PRAGMA cache_size = -{};",
             self.busy_timeout_ms,
-            self.synchronous.as_sql()
+            self.synchronous.as_sql(),
+            self.cache_kib
         ))
     }
 }
@@ -194,8 +197,8 @@ const MIGRATION_LOCK: i64 = 0x656d_706f_7269_756d;
 
 /// Opens the database that `settings` names (creating a SQLite file and its folder if
 /// needed), brings its schema up to date, and returns a pool of `DB_POOL_SIZE` connections.
-/// SQLite connections all run with WAL, the configured `synchronous`, `foreign_keys=ON` and
-/// `busy_timeout`.
+/// SQLite connections all run with WAL, the configured `synchronous`, `foreign_keys=ON`,
+/// `busy_timeout` and page cache size.
 ///
 /// Returns the names of the migrations that were applied. On PostgreSQL, servers starting at
 /// the same moment take turns (an advisory lock), so each migration runs once.
@@ -492,6 +495,7 @@ mod tests {
             synchronous: Synchronous::Full,
             busy_timeout_ms: 1234,
             pool_size: 2,
+            sqlite_cache_kib: 300,
         }
     }
 
@@ -522,6 +526,11 @@ mod tests {
                     .get_result(&mut **conn)
                     .unwrap();
             assert_eq!(busy.value, 1234);
+            let cache: IntRow =
+                diesel::sql_query("SELECT cache_size AS value FROM pragma_cache_size")
+                    .get_result(&mut **conn)
+                    .unwrap();
+            assert_eq!(cache.value, -300, "300 KiB");
         }
     }
 

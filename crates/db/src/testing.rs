@@ -76,6 +76,7 @@ impl TestDb {
             synchronous: Synchronous::Normal,
             busy_timeout_ms: 10_000,
             pool_size: 8,
+            sqlite_cache_kib: DatabaseSettings::DEFAULT_SQLITE_CACHE_KIB,
         };
         let (pool, _) = crate::connect(&settings).expect("test database");
         TestDb {
@@ -208,6 +209,7 @@ fn postgres_settings(admin_url: &str, name: &str) -> DatabaseSettings {
         synchronous: Synchronous::Full,
         busy_timeout_ms: 10_000,
         pool_size: 8,
+        sqlite_cache_kib: DatabaseSettings::DEFAULT_SQLITE_CACHE_KIB,
     }
 }
 
