@@ -13,7 +13,9 @@
 //!   the CLI) show within that bound.
 //!
 //! Memory is bounded by [`MAX_BYTES`] of bodies; past it every page is dropped and the cache
-//! fills again.
+//! fills again. Pages past [`MAX_AGE`] are dropped too, at most once per `MAX_AGE` when a page
+//! is kept, so the memory of pages no longer asked for goes back to the allocator for other
+//! work rather than sitting there until the cache fills.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -63,6 +65,22 @@ struct Inner {
     generation: u64,
     entries: HashMap<String, Entry>,
     bytes: usize,
+    /// When stale pages were last dropped.
+    swept: Option<Instant>,
+}
+
+impl Inner {
+    /// Drops the pages older than [`MAX_AGE`] at `now`.
+    fn sweep(&mut self, now: Instant) {
+        self.entries
+            .retain(|_, entry| now.saturating_duration_since(entry.at) < MAX_AGE);
+        self.bytes = self
+            .entries
+            .iter()
+            .map(|(key, entry)| key.len() + entry.page.body.len())
+            .sum();
+        self.swept = Some(now);
+    }
 }
 
 /// The pages of one server process.
@@ -98,14 +116,21 @@ impl Pages {
         if inner.generation != generation {
             return;
         }
+        if inner
+            .swept
+            .is_none_or(|swept| now.saturating_duration_since(swept) >= MAX_AGE)
+        {
+            inner.sweep(now);
+        }
         let size = page.body.len() + key.len();
         if inner.bytes + size > MAX_BYTES {
             inner.entries.clear();
             inner.bytes = 0;
         }
         inner.bytes += size;
+        let key_len = key.len();
         if let Some(old) = inner.entries.insert(key, Entry { page, at: now }) {
-            inner.bytes = inner.bytes.saturating_sub(old.page.body.len());
+            inner.bytes = inner.bytes.saturating_sub(old.page.body.len() + key_len);
         }
     }
 
@@ -138,6 +163,26 @@ mod tests {
         let old = Instant::now() - MAX_AGE;
         pages.keep("/products".into(), pages.generation(), page("b"), old);
         assert!(pages.get("/products").is_none(), "older than MAX_AGE");
+    }
+
+    #[test]
+    fn stale_pages_are_dropped_when_a_page_is_kept() {
+        let pages = Pages::default();
+        let start = Instant::now();
+        pages.keep("/a".into(), pages.generation(), page("a"), start);
+        pages.keep(
+            "/b".into(),
+            pages.generation(),
+            page("b"),
+            start + MAX_AGE / 2,
+        );
+        let later = start + MAX_AGE + MAX_AGE / 4;
+        pages.keep("/c".into(), pages.generation(), page("c"), later);
+        let inner = pages.inner.read().unwrap();
+        let mut kept: Vec<&str> = inner.entries.keys().map(String::as_str).collect();
+        kept.sort_unstable();
+        assert_eq!(kept, ["/b", "/c"], "/a was past MAX_AGE");
+        assert_eq!(inner.bytes, 2 * ("/b".len() + "\"b\"".len()));
     }
 
     #[test]
