@@ -118,11 +118,11 @@ pub struct DatabaseSettings {
 }
 
 impl DatabaseSettings {
-    /// The default of `SQLITE_CACHE_KIB`: a quarter of SQLite's own 2 MiB. Every pooled
+    /// The default of `SQLITE_CACHE_KIB`: an eighth of SQLite's own 2 MiB. Every pooled
     /// connection keeps its own cache, and pages it misses are a copy from the operating
-    /// system's file cache away: at 512 KiB the catalog reads were as fast as at 2 MiB, with
-    /// 12 MiB less memory for a pool of eight (BENCHMARKS.md).
-    pub const DEFAULT_SQLITE_CACHE_KIB: u32 = 512;
+    /// system's file cache away: at 256 KiB the catalog reads were as fast as at 2 MiB, at
+    /// 10k and at 1M products, with 15 MiB less memory for a pool of eight (BENCHMARKS.md).
+    pub const DEFAULT_SQLITE_CACHE_KIB: u32 = 256;
 }
 
 /// The database behind `DATABASE_URL`.
