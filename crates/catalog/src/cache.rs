@@ -2,10 +2,11 @@
 //! does not change.
 //!
 //! Counting every match of a listing or a search, and ranking every match of a sorted search,
-//! are the costs that grow with the catalog. Both depend only on what the catalog version covers (see the
-//! `catalog_version` migration: products added, deleted, renamed, re-priced, re-categorised,
-//! or crossing zero stock), so they are cached per version and dropped when it moves. Product
-//! rows themselves are always read fresh, so stock and prices shown are current.
+//! are the costs that grow with the catalog. They depend only on what the catalog version
+//! covers (see the `catalog_version` migration: products added, deleted, renamed, re-priced,
+//! re-categorised, or crossing zero stock), so they are cached per version and dropped when
+//! it moves. Product rows themselves are always read fresh, so stock and prices shown are
+//! current.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
