@@ -395,7 +395,9 @@ pub fn checkout_with(
             item_count = item_count.checked_add(line.quantity).ok_or_else(overflow)?;
         }
 
-        let at = now.naive_utc();
+        // To the microsecond, as both backends keep it: the order built below is the one a
+        // later read returns.
+        let at = emporium_core::time::to_micros(now);
         let shipping_json = address
             .as_ref()
             .map(serde_json::to_string)
@@ -414,6 +416,7 @@ pub fn checkout_with(
             .returning(orders::id)
             .get_result(conn)?;
         let mut mail_lines = Vec::with_capacity(lines.len());
+        let mut items = Vec::with_capacity(lines.len());
         for line in &lines {
             let line_total = line
                 .unit_price
@@ -433,6 +436,13 @@ pub fn checkout_with(
                 name: line.name.clone(),
                 quantity: line.quantity,
                 unit_price: line.unit_price,
+                line_total,
+            });
+            items.push(model::OrderItem {
+                product_id: Some(line.product_id),
+                product_name: line.name.clone(),
+                unit_price: line.unit_price,
+                quantity: line.quantity,
                 line_total,
             });
         }
@@ -455,7 +465,21 @@ pub fn checkout_with(
             now,
         )?;
 
-        let order = model::load(conn, order_id)?;
+        // What was just written, without reading it back (the single SQLite writer runs
+        // every checkout; two queries fewer each).
+        let created = emporium_core::time::from_db(at);
+        let order = model::Order {
+            id: order_id,
+            status: Status::Paid,
+            items,
+            total,
+            shipping_address: address,
+            carrier: None,
+            tracking_number: None,
+            tracking_url: None,
+            created_at: created,
+            updated_at: created,
+        };
         emporium_webhooks::publish(conn, EventType::OrderPaid, &order, now)?;
         let body =
             serde_json::to_string(&order).map_err(|e| OrderError::Internal(e.to_string()))?;
