@@ -231,6 +231,69 @@ pub fn connect(settings: &DatabaseSettings) -> Result<(Pool, Vec<String>), DbErr
     Ok((pool, applied))
 }
 
+/// The page cache of a SQLite writer connection ([`open_writer`]), in KiB: SQLite's own
+/// default. A batch of writes dirties a few hundred pages; with a smaller cache SQLite spills
+/// dirty pages to the WAL before the commit, and writes them again at the commit.
+pub const WRITER_CACHE_KIB: u32 = 2048;
+
+/// How many pages a SQLite writer connection ([`open_writer`]) lets its log grow to before it
+/// checkpoints after a commit (SQLite's default is 1,000).
+pub const WRITER_AUTOCHECKPOINT_PAGES: u32 = 1000;
+
+/// Opens a SQLite connection for a process's single writer, outside the pool: the pool's
+/// setup, plus
+///
+/// - a page cache of [`WRITER_CACHE_KIB`] (whatever `SQLITE_CACHE_KIB` says);
+/// - statement journals in memory (`temp_store = MEMORY`): a transaction that runs many
+///   writes each in its own savepoint would otherwise spill the savepoints' copies of the
+///   pages they change to a temporary file;
+/// - automatic checkpoints after [`WRITER_AUTOCHECKPOINT_PAGES`] pages in the log.
+///
+/// Whoever opens it should also call [`checkpoint`] every so often from another connection, on
+/// another thread: that copies the bulk of the log into the database file while the writer
+/// goes on writing, and leaves the writer's own checkpoint only the pages committed since. The
+/// writer's checkpoint is still needed: SQLite starts the log over only when a writer finds all
+/// of it copied, which a writer that commits without pause never would if another thread did
+/// all the copying.
+///
+/// Fails with [`DbError::Connection`] on PostgreSQL, whose writes are not funnelled.
+pub fn open_writer(settings: &DatabaseSettings) -> Result<Conn, DbError> {
+    if settings.backend != DatabaseBackend::Sqlite {
+        return Err(DbError::Connection(diesel::ConnectionError::BadConnection(
+            "a single writer connection is for SQLite".into(),
+        )));
+    }
+    let mut conn = Manager::new(settings).establish()?;
+    conn.batch_execute(&format!(
+        "PRAGMA cache_size = -{WRITER_CACHE_KIB}; PRAGMA temp_store = MEMORY; \
+         PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES};"
+    ))?;
+    Ok(conn)
+}
+
+/// Copies what SQLite's write-ahead log holds into the database file, as far as readers allow,
+/// without waiting for any lock (`PRAGMA wal_checkpoint(PASSIVE)`): what SQLite otherwise does
+/// after a commit that leaves 1,000 pages in the log. Returns the pages in the log and how
+/// many of them are now in the database file. On PostgreSQL it does nothing.
+pub fn checkpoint(conn: &mut Conn) -> Result<(i64, i64), DbError> {
+    #[derive(diesel::QueryableByName)]
+    struct Checkpointed {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        log: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        checkpointed: i64,
+    }
+    match conn {
+        Conn::Postgres(_) => Ok((0, 0)),
+        Conn::Sqlite(_) => {
+            use diesel::RunQueryDsl;
+            let done: Checkpointed =
+                diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result(conn)?;
+            Ok((done.log, done.checkpointed))
+        }
+    }
+}
+
 fn create_folder(path: &Path) -> Result<(), DbError> {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => {
@@ -532,6 +595,48 @@ mod tests {
                     .unwrap();
             assert_eq!(cache.value, -300, "300 KiB");
         }
+    }
+
+    #[test]
+    fn the_writer_connection_keeps_journals_in_memory_and_its_log_can_be_checkpointed_by_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let (pool, _) = connect(&settings(dir.path())).unwrap();
+        let mut writer = open_writer(&settings(dir.path())).unwrap();
+        let int = |conn: &mut Conn, pragma: &str| {
+            diesel::sql_query(format!("SELECT {pragma} AS value FROM pragma_{pragma}"))
+                .get_result::<IntRow>(conn)
+                .unwrap()
+                .value
+        };
+        #[derive(diesel::QueryableByName)]
+        struct Autocheckpoint {
+            #[diesel(sql_type = Integer)]
+            wal_autocheckpoint: i32,
+        }
+        let auto: Autocheckpoint = diesel::sql_query("PRAGMA wal_autocheckpoint")
+            .get_result(&mut writer)
+            .unwrap();
+        assert_eq!(auto.wal_autocheckpoint, 1000);
+        assert_eq!(int(&mut writer, "temp_store"), 2, "MEMORY");
+        assert_eq!(int(&mut writer, "cache_size"), -2048, "2 MiB");
+        assert_eq!(int(&mut writer, "synchronous"), 2, "the pool's pragmas too");
+
+        // Under 1,000 pages, what the writer commits stays in the log until another connection
+        // checkpoints it.
+        writer
+            .batch_execute("CREATE TABLE t (x BLOB); INSERT INTO t VALUES (zeroblob(2000000));")
+            .unwrap();
+        let file = dir.path().join("nested/folder/shop.db");
+        let before = std::fs::metadata(&file).unwrap().len();
+        assert!(before < 1_000_000, "still in the log: {before} bytes");
+        let (log, checkpointed) = checkpoint(&mut pool.get().unwrap()).unwrap();
+        assert!(log > 450, "{log} pages in the log");
+        assert_eq!(checkpointed, log, "no reader held any of it back");
+        assert!(std::fs::metadata(&file).unwrap().len() > 2_000_000);
+        let count: IntRow = diesel::sql_query("SELECT COUNT(*) AS value FROM t")
+            .get_result(&mut *pool.get().unwrap())
+            .unwrap();
+        assert_eq!(count.value, 1);
     }
 
     #[test]

@@ -60,9 +60,13 @@ impl Application {
 
         // SQLite: one group-committing writer per process. PostgreSQL: writes stay concurrent.
         let writer = match settings.database.backend {
-            emporium_core::settings::DatabaseBackend::Sqlite => Some(Arc::new(
-                crate::state::Writer::start(pool.clone(), settings.db_queue_max)?,
-            )),
+            emporium_core::settings::DatabaseBackend::Sqlite => {
+                Some(Arc::new(crate::state::Writer::start(
+                    settings.database.clone(),
+                    pool.clone(),
+                    settings.db_queue_max,
+                )?))
+            }
             emporium_core::settings::DatabaseBackend::Postgres => None,
         };
         // The workers' database work: through the writer on SQLite (their writes queue with

@@ -138,26 +138,51 @@ type Delivery = Box<dyn FnOnce(Result<(), String>) + Send>;
 const MAX_BATCH: usize = 64;
 
 /// SQLite's one writer: every write of this process, in arrival order, on one thread with
-/// one connection, several at a time in one transaction (group commit).
+/// one connection of its own, several at a time in one transaction (group commit).
 ///
 /// SQLite lets one transaction write at a time; writers that meet wait in its busy handler,
 /// which sleeps and is unfair, so under load a few requests starved for most of a second.
 /// Here writes queue in order instead, and whatever has queued while a transaction ran is
 /// committed together in the next one: one fsync for many requests. Each request's work runs
 /// in its own savepoint (the domain functions' `write_transaction` nests as one), so its error
-/// undoes only its own work; every answer waits until the commit that holds it is durable. On PostgreSQL writes are not funnelled (see
+/// undoes only its own work; every answer waits until the commit that holds it is durable.
+/// The writer's connection ([`emporium_db::open_writer`]) keeps those savepoints in memory
+/// and leaves checkpoints to a second thread, which copies the WAL into the database file
+/// while the writer goes on writing. On PostgreSQL writes are not funnelled (see
 /// [`AppState::db_write`]).
 pub struct Writer {
     jobs: std::sync::mpsc::SyncSender<WriteJob>,
 }
 
+/// How often the checkpointing thread looks for new commits to copy into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// What the writer tells the checkpointing thread.
+#[derive(Default)]
+struct Commits {
+    /// Batches committed so far.
+    count: std::sync::atomic::AtomicU64,
+    /// The writer has stopped (the app is gone).
+    stopped: std::sync::atomic::AtomicBool,
+}
+
 impl Writer {
-    /// Starts the writer thread with room for `queue` waiting writes.
-    pub fn start(pool: Pool, queue: usize) -> std::io::Result<Writer> {
+    /// Starts the writer thread, with its own connection to the database `settings` name and
+    /// room for `queue` waiting writes, and the thread that checkpoints what it commits (with
+    /// a connection from `pool`).
+    pub fn start(
+        settings: emporium_core::settings::DatabaseSettings,
+        pool: Pool,
+        queue: usize,
+    ) -> std::io::Result<Writer> {
+        use std::sync::atomic::Ordering;
         let (jobs, receiver) = std::sync::mpsc::sync_channel::<WriteJob>(queue);
+        let commits = Arc::new(Commits::default());
+        let committed = Arc::clone(&commits);
         std::thread::Builder::new()
             .name("emporium-writer".into())
             .spawn(move || {
+                let mut conn: Option<Conn> = None;
                 while let Ok(first) = receiver.recv() {
                     let mut batch = vec![first];
                     while batch.len() < MAX_BATCH {
@@ -166,27 +191,57 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
-                    Writer::commit(&pool, batch);
+                    if conn.is_none() {
+                        match emporium_db::open_writer(&settings) {
+                            Ok(opened) => conn = Some(opened),
+                            Err(error) => {
+                                tracing::warn!(%error, "no database connection for the writer");
+                                for job in batch {
+                                    job(None)(Err(error.to_string()));
+                                }
+                                continue;
+                            }
+                        }
+                    }
+                    if let Some(open) = conn.as_mut()
+                        && !Writer::commit(open, batch)
+                    {
+                        // Whatever the connection still holds is rolled back as it closes.
+                        conn = None;
+                    }
+                    committed.count.fetch_add(1, Ordering::Relaxed);
+                }
+                committed.stopped.store(true, Ordering::Relaxed);
+            })?;
+        std::thread::Builder::new()
+            .name("emporium-checkpoint".into())
+            .spawn(move || {
+                let mut seen = 0;
+                while !commits.stopped.load(Ordering::Relaxed) {
+                    std::thread::sleep(CHECKPOINT_EVERY);
+                    let count = commits.count.load(Ordering::Relaxed);
+                    if count == seen {
+                        continue;
+                    }
+                    seen = count;
+                    let done = pool
+                        .get()
+                        .map_err(emporium_db::DbError::from)
+                        .and_then(|mut conn| emporium_db::checkpoint(&mut conn));
+                    if let Err(error) = done {
+                        tracing::warn!(%error, "checkpoint of the write-ahead log failed");
+                    }
                 }
             })?;
         Ok(Writer { jobs })
     }
 
-    /// Runs a batch in one write transaction and answers every job after the commit.
-    fn commit(pool: &Pool, mut batch: Vec<WriteJob>) {
-        let mut conn = match pool.get() {
-            Ok(conn) => conn,
-            Err(error) => {
-                tracing::warn!(%error, "no database connection for the writer");
-                for job in batch {
-                    job(None)(Err(error.to_string()));
-                }
-                return;
-            }
-        };
+    /// Runs a batch in one write transaction and answers every job after the commit. Returns
+    /// whether the connection may be used again (not after a job panicked in it).
+    fn commit(conn: &mut Conn, mut batch: Vec<WriteJob>) -> bool {
         let mut deliveries: Vec<Delivery> = Vec::with_capacity(batch.len());
         let mut panicked = false;
-        let outcome = emporium_db::write_transaction(&mut conn, |conn| {
+        let outcome = emporium_db::write_transaction(conn, |conn| {
             for job in batch.drain(..) {
                 match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Some(conn)))) {
                     Ok(delivery) => deliveries.push(delivery),
@@ -199,15 +254,6 @@ impl Writer {
             }
             Ok(())
         });
-        if panicked {
-            // The panicking job may have left a savepoint open, which the rollback above does
-            // not know of: mark the connection broken, so the pool closes it (and SQLite rolls
-            // back whatever it still holds) instead of handing it out again.
-            use diesel::connection::{Connection, TransactionManager, TransactionManagerStatus};
-            *<emporium_db::Conn as Connection>::TransactionManager::transaction_manager_status_mut(
-                &mut conn,
-            ) = TransactionManagerStatus::InError;
-        }
         let status = outcome.map_err(|e| e.to_string());
         if let Err(error) = &status {
             tracing::warn!(%error, writes = deliveries.len(), "a batch of writes did not commit");
@@ -215,6 +261,9 @@ impl Writer {
         for delivery in deliveries {
             delivery(status.clone());
         }
+        // The panicking job may have left a savepoint open, which the rollback above does not
+        // know of: the connection is closed rather than used again.
+        !panicked
     }
 
     /// Queues `f` and answers with its result once the transaction holding it has committed;
@@ -441,7 +490,8 @@ mod tests {
         db.conn()
             .batch_execute("CREATE TABLE t (id BIGINT PRIMARY KEY)")
             .unwrap();
-        let writer = Arc::new(Writer::start(db.pool().clone(), 100).unwrap());
+        let writer =
+            Arc::new(Writer::start(db.settings().clone(), db.pool().clone(), 100).unwrap());
         // The first write holds the writer, so the next four queue and commit as one batch.
         let blocker = writer.run(|conn| {
             std::thread::sleep(Duration::from_millis(300));
@@ -468,12 +518,44 @@ mod tests {
     }
 
     #[actix_web::test]
+    async fn the_writers_commits_reach_the_database_file_through_the_checkpoint_thread() {
+        let db = TestDb::sqlite();
+        db.conn()
+            .batch_execute("CREATE TABLE blobs (b BLOB)")
+            .unwrap();
+        let file = db.settings().path.clone();
+        let before = std::fs::metadata(&file).unwrap().len();
+        let writer = Writer::start(db.settings().clone(), db.pool().clone(), 100).unwrap();
+        // Half of the 1,000 pages after which the writer's connection checkpoints itself.
+        for _ in 0..2 {
+            writer
+                .run(|conn| {
+                    conn.batch_execute("INSERT INTO blobs VALUES (zeroblob(1000000))")
+                        .map_err(ApiError::from)
+                })
+                .await
+                .unwrap();
+        }
+        // The thread beside the writer copies it into the database file within about a tenth
+        // of a second.
+        let mut waited = Duration::ZERO;
+        while std::fs::metadata(&file).unwrap().len() < before + 2_000_000 {
+            assert!(
+                waited < Duration::from_secs(10),
+                "the log was never copied into the database file"
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+            waited += Duration::from_millis(20);
+        }
+    }
+
+    #[actix_web::test]
     async fn a_write_that_panics_rolls_back_its_batch_and_its_neighbours_are_told() {
         let db = TestDb::sqlite();
         db.conn()
             .batch_execute("CREATE TABLE t (id BIGINT PRIMARY KEY)")
             .unwrap();
-        let writer = Writer::start(db.pool().clone(), 100).unwrap();
+        let writer = Writer::start(db.settings().clone(), db.pool().clone(), 100).unwrap();
         let blocker = writer.run(|_conn| {
             std::thread::sleep(Duration::from_millis(300));
             Ok::<_, ApiError>(())
