@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use emporium_cart::{Shortage, StoredLine};
 use emporium_core::{AddressId, Email, Money, OrderId, UserId, ValidationErrors};
-use emporium_db::schema::{cart_items, idempotency_keys, order_items, orders, products, users};
+use emporium_db::schema::{cart_items, idempotency_keys, order_items, orders, users};
 use emporium_db::{Conn, write_transaction};
 use emporium_mail::{MessageKind, OutgoingMail, templates};
 use emporium_webhooks::EventType;
@@ -363,14 +363,10 @@ pub fn checkout_with(
         for line in &lines {
             // The conditional update is what keeps stock from going negative, whatever else
             // runs at the same time.
-            let left: Option<i32> = diesel::update(
-                products::table
-                    .find(line.product_id)
-                    .filter(products::deleted_at.is_null())
-                    .filter(products::stock.ge(line.quantity)),
-            )
-            .set(products::stock.eq(products::stock - line.quantity))
-            .returning(products::stock)
+            let left: Option<i32> = TakeStock {
+                product: line.product_id.0,
+                quantity: line.quantity,
+            }
             .get_result(conn)
             .optional()?;
             let Some(left) = left else {
@@ -499,6 +495,43 @@ pub fn checkout_with(
         Ok(Outcome::Created { order, body })
     })
 }
+
+/// `UPDATE products SET stock = stock - quantity WHERE id = product AND deleted_at IS NULL AND
+/// stock >= quantity RETURNING stock`, as a statement the connection keeps prepared.
+///
+/// Diesel prepares every UPDATE it builds afresh on each run (a changeset may leave fields
+/// out, so it never caches one), and this one runs for every line of every checkout, on
+/// SQLite's single writer: preparing it was 7% of the writer's time in the checkout benchmark.
+/// Spelled out here, it has a fixed text and a static query id, so it is prepared once per
+/// connection.
+#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+struct TakeStock {
+    product: i32,
+    quantity: i32,
+}
+
+impl diesel::query_builder::QueryFragment<emporium_db::MultiBackend> for TakeStock {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, emporium_db::MultiBackend>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::Integer;
+        out.push_sql("UPDATE products SET stock = stock - ");
+        out.push_bind_param::<Integer, _>(&self.quantity)?;
+        out.push_sql(" WHERE id = ");
+        out.push_bind_param::<Integer, _>(&self.product)?;
+        out.push_sql(" AND deleted_at IS NULL AND stock >= ");
+        out.push_bind_param::<Integer, _>(&self.quantity)?;
+        out.push_sql(" RETURNING stock");
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::Query for TakeStock {
+    type SqlType = diesel::sql_types::Integer;
+}
+
+impl RunQueryDsl<Conn> for TakeStock {}
 
 #[cfg(test)]
 mod tests {
