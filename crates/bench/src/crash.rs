@@ -16,7 +16,7 @@ use emporium_db::schema::{order_items, orders, products};
 use futures_util::future::join_all;
 use serde_json::json;
 
-use crate::load::send;
+use crate::load::{send, send_json};
 use crate::seed;
 use crate::server::Server;
 
@@ -66,7 +66,7 @@ async fn one_round(round: usize, binary: &Path, postgres: Option<&str>) -> anyho
         .finish();
     let mut tokens = Vec::new();
     for email in &seeded.shoppers {
-        let (status, body) = send(
+        let (status, body) = send_json(
             client.post(format!("{}/auth/signin", server.base)),
             Some(json!({"email": email, "password": seed::PASSWORD})),
         )
@@ -100,7 +100,7 @@ async fn one_round(round: usize, binary: &Path, postgres: Option<&str>) -> anyho
                 let add = client
                     .post(format!("{base}/cart/add"))
                     .insert_header(("Authorization", format!("Bearer {token}")));
-                let (status, _) = send(
+                let status = send(
                     add,
                     Some(json!({"product_id": product, "quantity": quantity})),
                 )
@@ -111,7 +111,7 @@ async fn one_round(round: usize, binary: &Path, postgres: Option<&str>) -> anyho
                 let checkout = client
                     .post(format!("{base}/checkout"))
                     .insert_header(("Authorization", format!("Bearer {token}")));
-                let (status, body) = send(checkout, None).await;
+                let (status, body) = send_json(checkout, None).await;
                 if status == 0 {
                     break;
                 }
@@ -175,7 +175,7 @@ async fn one_round(round: usize, binary: &Path, postgres: Option<&str>) -> anyho
             after_kill > 0,
             "the surviving server acknowledged no order after the kill"
         );
-        let (status, _) = send(client.get(format!("{}/ready", survivor.base)), None).await;
+        let status = send(client.get(format!("{}/ready", survivor.base)), None).await;
         anyhow::ensure!(status == 200, "the survivor is not ready after the kill");
     }
 
@@ -249,7 +249,7 @@ async fn one_round(round: usize, binary: &Path, postgres: Option<&str>) -> anyho
         &seeded.dir.path().join(format!("server-{round}-again.log")),
     )
     .await?;
-    let (status, _) = send(client.get(format!("{}/ready", again.base)), None).await;
+    let status = send(client.get(format!("{}/ready", again.base)), None).await;
     anyhow::ensure!(status == 200, "not ready after the restart");
     again.stop()?;
     if let Some(survivor) = survivor {

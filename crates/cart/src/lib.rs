@@ -219,11 +219,7 @@ pub fn add(
             }]));
         }
         match existing {
-            Some(_) => {
-                diesel::update(cart_items::table.find((user, product)))
-                    .set(cart_items::quantity.eq(wanted))
-                    .execute(conn)?;
-            }
+            Some(_) => set_quantity(conn, user, product, wanted)?,
             None => {
                 diesel::insert_into(cart_items::table)
                     .values((
@@ -266,9 +262,7 @@ pub fn update(
                     available: i64::from(stock),
                 }]));
             }
-            diesel::update(cart_items::table.find((user, product)))
-                .set(cart_items::quantity.eq(quantity))
-                .execute(conn)?;
+            set_quantity(conn, user, product, quantity)?;
         }
         get(conn, user)
     })
@@ -286,6 +280,50 @@ pub fn clear(conn: &mut Conn, user: UserId) -> Result<Cart, CartError> {
         get(conn, user)
     })
 }
+
+/// `UPDATE cart_items SET quantity = … WHERE user_id = … AND product_id = …`, prepared once per
+/// connection: Diesel prepares every UPDATE it builds afresh (a changeset may leave fields
+/// out, so it never caches one), and adding to a line already in the cart runs this on
+/// SQLite's single writer.
+fn set_quantity(
+    conn: &mut Conn,
+    user: UserId,
+    product: ProductId,
+    quantity: i32,
+) -> Result<(), CartError> {
+    SetQuantity {
+        user: user.0,
+        product: product.0,
+        quantity,
+    }
+    .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+struct SetQuantity {
+    user: i32,
+    product: i32,
+    quantity: i32,
+}
+
+impl diesel::query_builder::QueryFragment<emporium_db::MultiBackend> for SetQuantity {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, emporium_db::MultiBackend>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::Integer;
+        out.push_sql("UPDATE cart_items SET quantity = ");
+        out.push_bind_param::<Integer, _>(&self.quantity)?;
+        out.push_sql(" WHERE user_id = ");
+        out.push_bind_param::<Integer, _>(&self.user)?;
+        out.push_sql(" AND product_id = ");
+        out.push_bind_param::<Integer, _>(&self.product)?;
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<Conn> for SetQuantity {}
 
 #[cfg(test)]
 mod tests;
