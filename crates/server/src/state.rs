@@ -526,7 +526,7 @@ mod tests {
         let file = db.settings().path.clone();
         let before = std::fs::metadata(&file).unwrap().len();
         let writer = Writer::start(db.settings().clone(), db.pool().clone(), 100).unwrap();
-        // Half of the 1,000 pages after which the writer's connection checkpoints itself.
+        // Far below the 10,000 pages after which the writer's connection checkpoints itself.
         for _ in 0..2 {
             writer
                 .run(|conn| {
