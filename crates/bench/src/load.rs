@@ -444,13 +444,18 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         clear_carts(&ctx).await;
         let adding = ctx.clone();
         results.push(
-            drive("add to cart: POST /cart/add (10 lines)", c, duration, |u, i| {
-                let ctx = adding.clone();
-                // Each shopper adds to ten lines in turn, so a cart stays a shopper's cart.
-                // (Cycling through all 500 hot products grew every cart to 500 lines within
-                // seconds, and the scenario measured reading and encoding 65 KB carts.)
-                async move { add(&ctx, u, i % CART_LINES).await }
-            })
+            drive(
+                "add to cart: POST /cart/add (10 lines)",
+                c,
+                duration,
+                |u, i| {
+                    let ctx = adding.clone();
+                    // Each shopper adds to ten lines in turn, so a cart stays a shopper's cart.
+                    // (Cycling through all 500 hot products grew every cart to 500 lines within
+                    // seconds, and the scenario measured reading and encoding 65 KB carts.)
+                    async move { add(&ctx, u, i % CART_LINES).await }
+                },
+            )
             .await?,
         );
     }
