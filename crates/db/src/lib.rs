@@ -642,6 +642,70 @@ mod tests {
     }
 
     #[test]
+    fn the_search_prefix_migration_indexes_live_products_only_both_ways() {
+        let dir = tempfile::tempdir().unwrap();
+        let (pool, _) = connect(&settings(dir.path())).unwrap();
+        let mut conn = pool.get().unwrap();
+        conn.batch_execute(
+            "INSERT INTO users (id, email, password_hash, name, role, is_active, email_verified, \
+             created_at, updated_at) VALUES (1, 'a@example.com', 'x', 'A', 'admin', 1, 1, \
+             '2026-12-03 00:00:00', '2026-12-03 00:00:00');
+             INSERT INTO products (id, owner_id, name, name_key, description, price_cents, stock, \
+             category, category_key, created_at, updated_at, deleted_at) VALUES \
+             (1, 1, 'Smartwatch', 'smartwatch', 'On the wrist', 100, 1, 'Watches', 'watches', \
+              '2026-12-03 00:00:00', '2026-12-03 00:00:00', NULL), \
+             (2, 1, 'Smart lamp', 'smart lamp', 'Light', 100, 1, 'Home', 'home', \
+              '2026-12-03 00:00:00', '2026-12-03 00:00:00', '2026-12-03 00:00:01'), \
+             (3, 1, 'Smartphone', 'smartphone', 'Calls', 100, 1, 'Phones', 'phones', \
+              '2026-12-03 00:00:00', '2026-12-03 00:00:00', NULL);",
+        )
+        .unwrap();
+        #[derive(diesel::QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = Integer)]
+            rowid: i32,
+        }
+        let found = |conn: &mut Conn| -> Vec<i32> {
+            diesel::sql_query(
+                "SELECT rowid FROM products_fts WHERE products_fts MATCH '\"smar\"*' \
+                 ORDER BY rowid",
+            )
+            .load::<Id>(conn)
+            .unwrap()
+            .into_iter()
+            .map(|row| row.rowid)
+            .collect()
+        };
+        let prefix_option = |conn: &mut Conn| -> bool {
+            diesel::sql_query("SELECT sql AS value FROM sqlite_master WHERE name = 'products_fts'")
+                .get_result::<TextRow>(conn)
+                .unwrap()
+                .value
+                .contains("prefix")
+        };
+        assert_eq!(found(&mut conn), [1, 3]);
+        assert!(prefix_option(&mut conn));
+        let Conn::Sqlite(sqlite) = &mut *conn else {
+            unreachable!("a SQLite test database")
+        };
+        let reverted = sqlite.revert_last_migration(SQLITE_MIGRATIONS).unwrap();
+        assert_eq!(
+            reverted.to_string(),
+            "20261203030000",
+            "the search prefixes migration"
+        );
+        assert!(!prefix_option(&mut conn));
+        assert_eq!(
+            found(&mut conn),
+            [1, 3],
+            "rebuilt without the deleted product"
+        );
+        assert_eq!(run_migrations(&mut conn).unwrap().len(), 1);
+        assert!(prefix_option(&mut conn));
+        assert_eq!(found(&mut conn), [1, 3]);
+    }
+
+    #[test]
     fn migrated_database_is_ready_and_stays_ready_on_reconnect() {
         let dir = tempfile::tempdir().unwrap();
         let (pool, _) = connect(&settings(dir.path())).unwrap();

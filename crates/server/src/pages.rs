@@ -27,8 +27,10 @@ use actix_web::web::Bytes;
 /// The longest a page is served from memory: the bound on how late a change made by another
 /// process shows.
 pub const MAX_AGE: Duration = Duration::from_secs(1);
-/// Most bytes of page bodies kept.
-pub const MAX_BYTES: usize = 8 * 1024 * 1024;
+/// Most bytes of page bodies kept. Every list and search page a shop's front page and
+/// categories ask for fits many times over (~7 KB each); product details (~0.5 KB each) are
+/// the ones that fill it, and at 4 MiB they refill it rather than hold twice the memory.
+pub const MAX_BYTES: usize = 4 * 1024 * 1024;
 
 /// An encoded answer and its validator.
 #[derive(Debug)]
