@@ -262,8 +262,15 @@ impl Writer {
             delivery(status.clone());
         }
         // The panicking job may have left a savepoint open, which the rollback above does not
-        // know of: the connection is closed rather than used again.
-        !panicked
+        // know of; and a failed rollback leaves the connection in no known state. Either way it
+        // is closed rather than used again (the pool's broken-connection check, for the
+        // writer's own connection).
+        use diesel::connection::{Connection, TransactionManager};
+        let settled =
+            <Conn as Connection>::TransactionManager::transaction_manager_status_mut(conn)
+                .transaction_depth()
+                .is_ok_and(|depth| depth.is_none());
+        !panicked && settled
     }
 
     /// Queues `f` and answers with its result once the transaction holding it has committed;
