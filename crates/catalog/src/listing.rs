@@ -195,6 +195,7 @@ where
     products::deleted_at: SelectableExpression<QS>,
     products::category_key: SelectableExpression<QS>,
     products::price_cents: SelectableExpression<QS>,
+    products::in_stock: SelectableExpression<QS>,
 {
     let mut condition: Condition<QS> = Box::new(products::deleted_at.is_null());
     if let Some(category) = &filters.category {
@@ -207,9 +208,9 @@ where
         condition = Box::new(condition.and(products::price_cents.le(max)));
     }
     if filters.in_stock {
-        // A literal, not a bound 0: SQLite and PostgreSQL use a partial index (`WHERE …
-        // stock > 0`) only when the query states the same condition.
-        condition = Box::new(condition.and(diesel::dsl::sql::<Bool>("products.stock > 0")));
+        // The flag itself, not `= true` with a bound value: SQLite and PostgreSQL use a
+        // partial index (`WHERE … in_stock`) only when the query states the same condition.
+        condition = Box::new(condition.and(products::in_stock));
     }
     condition
 }

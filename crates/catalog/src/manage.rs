@@ -44,6 +44,9 @@ struct ProductValues {
     description: String,
     price_cents: emporium_core::Money,
     stock: i32,
+    /// `stock > 0`, which the in-stock listing indexes key on (the database's triggers keep
+    /// it so for any other writer).
+    in_stock: bool,
     category: String,
     category_key: String,
     image_url: Option<String>,
@@ -57,6 +60,7 @@ impl From<ProductFields> for ProductValues {
             description: fields.description,
             price_cents: fields.price,
             stock: fields.stock,
+            in_stock: fields.stock > 0,
             category_key: fields.category.to_lowercase(),
             category: fields.category,
             image_url: fields.image_url,

@@ -471,6 +471,12 @@ fn every_listing_filter_and_sort_is_served_by_an_index() {
                         !plan.contains("SCAN products |") && !plan.ends_with("SCAN products"),
                         "full scan for {filters:?} {sort:?}: {plan}"
                     );
+                    // In-stock listings walk the indexes over in-stock products only.
+                    assert_eq!(
+                        plan.contains("products_instock_"),
+                        filters.in_stock,
+                        "{filters:?} {sort:?}: {plan}"
+                    );
                 }
                 DatabaseBackend::Postgres => {
                     assert!(plan.contains("Index"), "{filters:?} {sort:?}: {plan}");

@@ -689,6 +689,8 @@ mod tests {
             unreachable!("a SQLite test database")
         };
         let reverted = sqlite.revert_last_migration(SQLITE_MIGRATIONS).unwrap();
+        assert_eq!(reverted.to_string(), "20261203040000", "the in-stock flag");
+        let reverted = sqlite.revert_last_migration(SQLITE_MIGRATIONS).unwrap();
         assert_eq!(
             reverted.to_string(),
             "20261203030000",
@@ -700,7 +702,7 @@ mod tests {
             [1, 3],
             "rebuilt without the deleted product"
         );
-        assert_eq!(run_migrations(&mut conn).unwrap().len(), 1);
+        assert_eq!(run_migrations(&mut conn).unwrap().len(), 2);
         assert!(prefix_option(&mut conn));
         assert_eq!(found(&mut conn), [1, 3]);
     }

@@ -142,6 +142,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         deleted_at -> Nullable<Timestamp>,
+        in_stock -> Bool,
     }
 }
 

@@ -274,3 +274,63 @@ fn full_text_search_objects_exist_on_their_backend() {
     };
     assert_eq!(found.len(), 1);
 }
+
+/// `products.in_stock`, which the in-stock listing indexes key on, equals `stock > 0` after any
+/// write, including plain SQL that never names it (the CLI, an embedder, a stock feed): the
+/// migration's triggers keep it so on both backends.
+#[test]
+fn the_in_stock_flag_follows_the_stock_whoever_writes_it() {
+    use emporium_db::schema::products;
+
+    let db = TestDb::new();
+    let mut conn = db.conn();
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut *conn,
+        "INSERT INTO users (id, email, password_hash, name, role, is_active, email_verified, \
+         created_at, updated_at) VALUES (1, 'a@example.com', 'x', 'A', 'admin', TRUE, TRUE, \
+         '2026-12-03 00:00:00', '2026-12-03 00:00:00');
+         INSERT INTO products (id, owner_id, name, name_key, description, price_cents, stock, \
+         category, category_key, created_at, updated_at) VALUES \
+         (1, 1, 'Lamp', 'lamp', 'Light', 100, 2, 'Home', 'home', \
+          '2026-12-03 00:00:00', '2026-12-03 00:00:00'), \
+         (2, 1, 'Desk', 'desk', 'Wood', 100, 0, 'Home', 'home', \
+          '2026-12-03 00:00:00', '2026-12-03 00:00:00');",
+    )
+    .unwrap();
+    let flags = |conn: &mut emporium_db::Conn| -> Vec<(i32, i32, bool)> {
+        products::table
+            .select((products::id, products::stock, products::in_stock))
+            .order(products::id)
+            .load(conn)
+            .unwrap()
+    };
+    assert_eq!(
+        flags(&mut conn),
+        [(1, 2, true), (2, 0, false)],
+        "set on insert"
+    );
+    diesel::update(products::table.find(1))
+        .set(products::stock.eq(products::stock - 1))
+        .execute(&mut *conn)
+        .unwrap();
+    assert_eq!(flags(&mut conn)[0], (1, 1, true), "a decrement above zero");
+    diesel::update(products::table.find(1))
+        .set(products::stock.eq(products::stock - 1))
+        .execute(&mut *conn)
+        .unwrap();
+    assert_eq!(flags(&mut conn)[0], (1, 0, false), "crossing zero");
+    diesel::update(products::table.find(2))
+        .set(products::stock.eq(5))
+        .execute(&mut *conn)
+        .unwrap();
+    assert_eq!(flags(&mut conn)[1], (2, 5, true), "back in stock");
+    diesel::update(products::table.find(2))
+        .set(products::in_stock.eq(false))
+        .execute(&mut *conn)
+        .unwrap();
+    assert_eq!(
+        flags(&mut conn)[1],
+        (2, 5, true),
+        "a wrong flag is put right"
+    );
+}

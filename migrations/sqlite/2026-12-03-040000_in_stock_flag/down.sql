@@ -1,0 +1,15 @@
+DROP INDEX products_instock_created;
+DROP INDEX products_instock_price;
+DROP INDEX products_instock_name;
+DROP INDEX products_instock_category_created;
+DROP INDEX products_instock_category_price;
+DROP INDEX products_instock_category_name;
+DROP TRIGGER products_in_stock_on_update;
+DROP TRIGGER products_in_stock_on_insert;
+ALTER TABLE products DROP COLUMN in_stock;
+CREATE INDEX products_instock_created ON products (created_at, id) WHERE deleted_at IS NULL AND stock > 0;
+CREATE INDEX products_instock_price ON products (price_cents, id) WHERE deleted_at IS NULL AND stock > 0;
+CREATE INDEX products_instock_name ON products (name_key, id) WHERE deleted_at IS NULL AND stock > 0;
+CREATE INDEX products_instock_category_created ON products (category_key, created_at, id) WHERE deleted_at IS NULL AND stock > 0;
+CREATE INDEX products_instock_category_price ON products (category_key, price_cents, id) WHERE deleted_at IS NULL AND stock > 0;
+CREATE INDEX products_instock_category_name ON products (category_key, name_key, id) WHERE deleted_at IS NULL AND stock > 0;
