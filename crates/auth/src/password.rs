@@ -152,17 +152,25 @@ impl Hasher {
 const SALT_BYTES: usize = 16;
 
 /// Argon2's working memory (19 MiB at the default cost), kept for the next hash instead of
-/// freed. Allocated per hash and freed, blocks that size end up retained by the allocator
-/// anyway (glibc raises its mmap threshold after the first free), one per thread that ever
-/// hashed; reused from here, there are only as many as hashes ever ran at once.
+/// freed, until [`release_memory`]. Allocated per hash and freed, blocks that size end up
+/// retained by the allocator anyway (glibc raises its mmap threshold after the first free),
+/// one per thread that ever hashed; reused from here, there are only as many as hashes ever
+/// ran at once.
 static MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+/// The capacity, in blocks, asked of the allocator for that memory: just over 32 MiB.
+/// glibc gives an allocation that large its own mapping whatever its (moving) mmap threshold,
+/// and unmaps it when it is freed, without raising the threshold (the threshold never exceeds
+/// `DEFAULT_MMAP_THRESHOLD_MAX`, 32 MiB on 64-bit). Only the blocks a hash uses are ever
+/// written, so the rest costs address space, not memory.
+const MAPPED_BLOCKS: usize = (32 << 20) / Block::SIZE + 1;
 
 fn with_memory<R>(blocks: usize, f: impl FnOnce(&mut [Block]) -> R) -> R {
     let mut memory = MEMORY
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .pop()
-        .unwrap_or_default();
+        .unwrap_or_else(|| Vec::with_capacity(blocks.max(MAPPED_BLOCKS)));
     if memory.len() < blocks {
         memory.resize(blocks, Block::default());
     }
@@ -172,6 +180,15 @@ fn with_memory<R>(blocks: usize, f: impl FnOnce(&mut [Block]) -> R) -> R {
         .unwrap_or_else(|p| p.into_inner())
         .push(memory);
     result
+}
+
+/// Returns the Argon2 working memory kept for the next hash to the operating system (19 MiB
+/// per hash that ran at once, at the default cost). Call it when no hash is waiting: the
+/// server's hashing threads do whenever their queue runs empty, so a burst of signins reuses
+/// one block and an idle server keeps none. The next hash maps its memory anew (a few ms).
+pub fn release_memory() {
+    let kept = std::mem::take(&mut *MEMORY.lock().unwrap_or_else(|p| p.into_inner()));
+    drop(kept);
 }
 
 /// Checks `password` against a `$argon2id$v=19$m=…,t=…,p=…$salt$hash` string with reused
@@ -251,6 +268,25 @@ mod tests {
             "  spaces  "
         );
         assert!(!format!("{:?}", Password::parse("secret-words").unwrap()).contains("secret"));
+    }
+
+    #[test]
+    fn released_memory_is_mapped_anew_and_hashes_still_verify() {
+        let hasher = hasher();
+        let hash = hasher.hash("correct horse").unwrap();
+        release_memory();
+        // Other tests hash in parallel and may keep a block meanwhile; none is left after a
+        // release that follows them, and the next hash works from fresh memory.
+        assert_eq!(
+            hasher.verify("correct horse", &hash),
+            Verified::Yes { rehash: false }
+        );
+        let kept = MEMORY.lock().unwrap().iter().map(Vec::capacity).max();
+        assert!(
+            kept.is_some_and(|blocks| blocks >= MAPPED_BLOCKS),
+            "kept blocks are allocated past glibc's largest mmap threshold: {kept:?}"
+        );
+        assert_eq!(hasher.verify("wrong horse", &hash), Verified::No);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What every handler can reach, and the one way handlers touch the database.
 
 use std::sync::Arc;
+use std::sync::mpsc::TryRecvError;
 
 use emporium_auth::AuthConfig;
 use emporium_core::Settings;
@@ -48,6 +49,7 @@ fn spawn_threads(
     name: &str,
     threads: usize,
     queue: std::sync::mpsc::Receiver<Job>,
+    on_idle: fn(),
 ) -> std::io::Result<()> {
     let queue = Arc::new(std::sync::Mutex::new(queue));
     for n in 0..threads {
@@ -55,10 +57,21 @@ fn spawn_threads(
         std::thread::Builder::new()
             .name(format!("{name}-{n}"))
             .spawn(move || {
+                let next = |wait: bool| {
+                    let queue = queue.lock().unwrap_or_else(|p| p.into_inner());
+                    if wait {
+                        queue.recv().map_err(|_| TryRecvError::Disconnected)
+                    } else {
+                        queue.try_recv()
+                    }
+                };
                 loop {
-                    let job = match queue.lock() {
-                        Ok(queue) => queue.recv(),
-                        Err(poisoned) => poisoned.into_inner().recv(),
+                    let job = match next(false) {
+                        Err(TryRecvError::Empty) => {
+                            on_idle();
+                            next(true)
+                        }
+                        job => job,
                     };
                     match job {
                         Ok(job) => {
@@ -89,7 +102,7 @@ impl DbThreads {
     /// Starts `threads` threads with room for `queue` waiting jobs.
     pub fn new(threads: usize, queue: usize) -> std::io::Result<DbThreads> {
         let (jobs, receiver) = std::sync::mpsc::sync_channel::<Job>(queue);
-        spawn_threads("emporium-db", threads, receiver)?;
+        spawn_threads("emporium-db", threads, receiver, || {})?;
         Ok(DbThreads { jobs })
     }
 
@@ -341,7 +354,13 @@ impl HashPool {
     /// Starts `threads` hashing threads.
     pub fn new(threads: usize) -> std::io::Result<HashPool> {
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
-        spawn_threads("emporium-hash", threads, queue)?;
+        // Between bursts of signins the hashing threads keep no Argon2 memory.
+        spawn_threads(
+            "emporium-hash",
+            threads,
+            queue,
+            emporium_auth::password::release_memory,
+        )?;
         Ok(HashPool { jobs })
     }
 
