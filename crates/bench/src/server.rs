@@ -39,11 +39,12 @@ impl Server {
             .env("LOGIN_MAX_FAILURES_PER_EMAIL", "0")
             .env("LOGIN_MAX_FAILURES_PER_IP", "0")
             .env("RUST_LOG", "warn")
-            // glibc's allocator settings, to compare them (`MALLOC_ARENA_MAX=1 scripts/bench.sh`).
-            .envs(
-                std::env::vars_os()
-                    .filter(|(name, _)| name.to_string_lossy().starts_with("MALLOC_")),
-            )
+            // glibc's allocator settings and the pool's size, to compare them
+            // (`MALLOC_ARENA_MAX=1 scripts/bench.sh`, `DB_POOL_SIZE=4 scripts/bench.sh`).
+            .envs(std::env::vars_os().filter(|(name, _)| {
+                let name = name.to_string_lossy();
+                name.starts_with("MALLOC_") || name == "DB_POOL_SIZE"
+            }))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))

@@ -110,7 +110,9 @@ pub struct DatabaseSettings {
     pub synchronous: Synchronous,
     /// `DB_BUSY_TIMEOUT_MS`: how long a connection waits for a lock before giving up.
     pub busy_timeout_ms: u32,
-    /// `DB_POOL_SIZE`: connections in the pool.
+    /// `DB_POOL_SIZE`: connections in the pool (the server runs request work on this many
+    /// threads, and adds a connection per password-hashing thread and one for background
+    /// work; see `emporium_server::open_database`).
     pub pool_size: u32,
     /// `SQLITE_CACHE_KIB`: each SQLite connection's page cache, in KiB (the operating system
     /// caches the file besides).
@@ -856,9 +858,16 @@ fn database_settings(
 ) -> Result<DatabaseSettings, SettingsError> {
     let url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://emporium.db".into());
     let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
-    // SQLite: readers plus the one writer, on one machine. PostgreSQL: per server process;
+    // SQLite: readers (the writer has its own connection), on one machine; a read is CPU work
+    // on pages the operating system keeps in memory, so threads past twice the cores only
+    // wait, and each keeps a page cache and a malloc arena. PostgreSQL: per server process;
     // ten leaves room for several servers under PostgreSQL's default of 100 connections.
-    let default_pool = if postgres { 10 } else { 8 };
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let default_pool = if postgres {
+        10
+    } else {
+        (2 * cores).clamp(4, 8) as u32
+    };
     let pool_size: u32 = parse_var(get, "DB_POOL_SIZE", default_pool, "a number of connections")?;
     if !(1..=64).contains(&pool_size) {
         return Err(invalid(
@@ -1222,6 +1231,9 @@ mod tests {
         );
         assert_eq!(s.log.format, LogFormat::Text);
         assert_eq!(s.database.path, dir.path().join("shop.db"));
+        // Twice the cores, from 4 to 8, on SQLite.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        assert_eq!(s.database.pool_size as usize, (2 * cores).clamp(4, 8));
     }
 
     #[test]

@@ -186,12 +186,26 @@ impl Application {
     }
 }
 
+/// Connections for the work that runs beside requests and takes turns on them: the mail and
+/// webhook workers, the write-ahead log's checkpoints and readiness checks, each briefly.
+pub const BACKGROUND_CONNECTIONS: u32 = 1;
+
 /// Opens the database `settings` names (applying pending migrations, logging each) and, on
 /// PostgreSQL without `JWT_SECRET`, puts the signing key kept in the database into
 /// `settings` (generating it if this is the first server to start). Every entry point (the
 /// server and each CLI command) opens the database through here.
+///
+/// The pool holds `DB_POOL_SIZE` connections for the database threads, plus one for each
+/// password-hashing thread (a signin keeps its connection while it hashes) and
+/// [`BACKGROUND_CONNECTIONS`], so request work never waits for a connection that other work
+/// holds.
 pub fn open_database(settings: &mut Settings) -> anyhow::Result<Pool> {
-    let (pool, applied) = emporium_db::connect(&settings.database)
+    let mut database = settings.database.clone();
+    database.pool_size = database
+        .pool_size
+        .saturating_add(u32::try_from(settings.password_hash_concurrency).unwrap_or(u32::MAX))
+        .saturating_add(BACKGROUND_CONNECTIONS);
+    let (pool, applied) = emporium_db::connect(&database)
         .with_context(|| format!("opening the database {}", settings.database.describe()))?;
     for migration in &applied {
         tracing::info!(%migration, "applied migration");
@@ -305,4 +319,28 @@ fn bootstrap_admin(settings: &Settings, auth: &AuthConfig, pool: &Pool) -> anyho
         None => tracing::debug!(%email, "ADMIN_EMAIL already has an account"),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pool_has_a_connection_per_database_thread_hashing_thread_and_background_worker() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("shop.db").display());
+        let mut settings = Settings::from_lookup(|name| match name {
+            "DATABASE_URL" => Some(url.clone()),
+            "DB_POOL_SIZE" => Some("3".into()),
+            "PASSWORD_HASH_CONCURRENCY" => Some("2".into()),
+            _ => None,
+        })
+        .unwrap();
+        let pool = open_database(&mut settings).unwrap();
+        assert_eq!(pool.max_size(), 3 + 2 + BACKGROUND_CONNECTIONS);
+        assert_eq!(
+            settings.database.pool_size, 3,
+            "the database threads' count"
+        );
+    }
 }
