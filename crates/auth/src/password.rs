@@ -159,10 +159,11 @@ const SALT_BYTES: usize = 16;
 static MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
 
 /// The capacity, in blocks, asked of the allocator for that memory: just over 32 MiB.
-/// glibc gives an allocation that large its own mapping whatever its (moving) mmap threshold,
-/// and unmaps it when it is freed, without raising the threshold (the threshold never exceeds
-/// `DEFAULT_MMAP_THRESHOLD_MAX`, 32 MiB on 64-bit). Only the blocks a hash uses are ever
-/// written, so the rest costs address space, not memory.
+/// glibc maps an allocation that large on its own whatever its (moving) mmap threshold, which
+/// never exceeds `DEFAULT_MMAP_THRESHOLD_MAX` (32 MiB on 64-bit), unless an arena happens to
+/// have that much free at its top; and it unmaps it when it is freed, without raising the
+/// threshold. Only the blocks a hash uses are ever written, so the rest costs address space,
+/// not memory.
 const MAPPED_BLOCKS: usize = (32 << 20) / Block::SIZE + 1;
 
 fn with_memory<R>(blocks: usize, f: impl FnOnce(&mut [Block]) -> R) -> R {
@@ -275,8 +276,8 @@ mod tests {
         let hasher = hasher();
         let hash = hasher.hash("correct horse").unwrap();
         release_memory();
-        // Other tests hash in parallel and may keep a block meanwhile; none is left after a
-        // release that follows them, and the next hash works from fresh memory.
+        // The next hash works from fresh memory. (Other tests may hash meanwhile; every block
+        // kept afterwards was allocated the same way.)
         assert_eq!(
             hasher.verify("correct horse", &hash),
             Verified::Yes { rehash: false }

@@ -44,7 +44,8 @@ const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 type Job = Box<dyn FnOnce() + Send>;
 
 /// Starts `threads` threads that take jobs from `queue` one at a time, in order, until every
-/// sender is gone. A panicking job does not take its thread with it.
+/// sender is gone; a thread that finds the queue empty calls `on_idle` before it waits. A
+/// panicking job does not take its thread with it.
 fn spawn_threads(
     name: &str,
     threads: usize,
