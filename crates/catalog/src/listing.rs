@@ -255,7 +255,7 @@ pub fn list(conn: &mut Conn, listing: &Listing) -> Result<Page<Product>, Catalog
         .offset(listing.page.offset())
         .load(conn)?;
     Ok(Page::new(
-        rows.iter().map(ProductRow::to_product).collect(),
+        rows.into_iter().map(ProductRow::into_product).collect(),
         listing.page,
         total,
     ))
@@ -385,7 +385,7 @@ fn products_in_order(conn: &mut Conn, ids: &[ProductId]) -> QueryResult<Vec<Prod
         .select(ProductRow::as_select())
         .load(conn)?;
     rows.sort_by_key(|row| ids.iter().position(|id| *id == row.id));
-    Ok(rows.iter().map(ProductRow::to_product).collect())
+    Ok(rows.into_iter().map(ProductRow::into_product).collect())
 }
 
 /// The ids of matches `offset..offset + limit` in the search's order, in one query, with the
@@ -540,7 +540,7 @@ pub fn list_cached(
             .offset(listing.page.offset())
             .load(conn)?;
         Ok(Page::new(
-            rows.iter().map(ProductRow::to_product).collect(),
+            rows.into_iter().map(ProductRow::into_product).collect(),
             listing.page,
             total,
         ))

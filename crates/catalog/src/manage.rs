@@ -30,7 +30,7 @@ fn owned(conn: &mut Conn, actor: UserId, id: ProductId) -> Result<ProductRow, Ca
 
 /// A live product.
 pub fn get(conn: &mut Conn, id: ProductId) -> Result<Product, CatalogError> {
-    Ok(live(conn, id)?.to_product())
+    Ok(live(conn, id)?.into_product())
 }
 
 /// Every editable column of a product, with the lower-cased keys derived from the name and
@@ -113,7 +113,7 @@ pub fn stock_changed(
     now: DateTime<Utc>,
 ) -> Result<(), CatalogError> {
     if let Some(event) = emporium_webhooks::EventType::for_stock_change(before, after) {
-        let product = live(conn, id)?.to_product();
+        let product = live(conn, id)?.into_product();
         emporium_webhooks::publish(conn, event, &product, now)?;
     }
     Ok(())

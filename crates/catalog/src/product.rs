@@ -75,16 +75,16 @@ pub struct ProductRow {
 }
 
 impl ProductRow {
-    /// The API view.
-    pub fn to_product(&self) -> Product {
+    /// The API view (taking the row's strings, not copying them).
+    pub fn into_product(self) -> Product {
         Product {
             id: self.id,
-            name: self.name.clone(),
-            description: self.description.clone(),
+            name: self.name,
+            description: self.description,
             price: self.price_cents,
             stock: self.stock,
-            category: self.category.clone(),
-            image_url: self.image_url.clone(),
+            category: self.category,
+            image_url: self.image_url,
             owner_id: self.owner_id,
             created_at: emporium_core::time::from_db(self.created_at),
             updated_at: emporium_core::time::from_db(self.updated_at),

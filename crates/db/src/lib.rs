@@ -227,6 +227,11 @@ pub fn connect(settings: &DatabaseSettings) -> Result<(Pool, Vec<String>), DbErr
         .max_size(settings.pool_size)
         .min_idle(Some(1))
         .connection_timeout(POOL_CHECKOUT_TIMEOUT)
+        // A PostgreSQL connection can die with its server or the network: check it (a
+        // `SELECT 1`) before handing it out. A SQLite connection is a file this process has
+        // open: the check would only cost every request one more statement, and a connection
+        // left broken by a failed transaction is still caught by `has_broken`.
+        .test_on_check_out(settings.backend == DatabaseBackend::Postgres)
         .build(manager)?;
     Ok((pool, applied))
 }

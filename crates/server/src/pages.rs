@@ -32,6 +32,10 @@ pub const MAX_AGE: Duration = Duration::from_secs(1);
 /// the ones that fill it, and at 4 MiB they refill it rather than hold twice the memory.
 pub const MAX_BYTES: usize = 4 * 1024 * 1024;
 
+/// Largest encoding buffer a thread keeps between answers (a page of 100 products with long
+/// descriptions is larger; its buffer is dropped after it).
+const MAX_BUFFER: usize = 256 * 1024;
+
 /// An encoded answer and its validator.
 #[derive(Debug)]
 pub struct Page {
@@ -45,15 +49,33 @@ impl Page {
     /// Encodes `value` and computes its ETag.
     pub fn encode(value: &impl serde::Serialize) -> Result<Page, serde_json::Error> {
         use sha2::{Digest, Sha256};
-        let body = serde_json::to_vec(value)?;
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        thread_local! {
+            /// Where this thread encodes: it grows once to the largest answer, instead of
+            /// every answer growing its own buffer by doubling.
+            static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        // The kept body is allocated at its exact size: the cache counts body lengths
+        // against MAX_BYTES, and a doubled buffer's spare room would be memory it does not
+        // count.
+        let body = BUFFER.with_borrow_mut(|buffer| {
+            buffer.clear();
+            let encoded = serde_json::to_writer(&mut *buffer, value);
+            let body = encoded.map(|()| Bytes::copy_from_slice(buffer));
+            if buffer.capacity() > MAX_BUFFER {
+                *buffer = Vec::new();
+            }
+            body
+        })?;
         let digest = Sha256::digest(&body);
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        let etag = HeaderValue::from_str(&format!("\"{hex}\""))
-            .unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
-        Ok(Page {
-            body: Bytes::from(body),
-            etag,
-        })
+        let mut etag = [b'"'; 34];
+        for (i, byte) in digest[..16].iter().enumerate() {
+            etag[1 + 2 * i] = HEX[usize::from(byte >> 4)];
+            etag[2 + 2 * i] = HEX[usize::from(byte & 0x0f)];
+        }
+        let etag =
+            HeaderValue::from_bytes(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
+        Ok(Page { body, etag })
     }
 }
 

@@ -125,6 +125,11 @@ impl Application {
             settings.database.pool_size as usize,
             settings.db_queue_max,
         )?;
+        let catalog_cache_control = actix_web::http::header::HeaderValue::from_str(&format!(
+            "public, max-age={}",
+            settings.catalog_cache_max_age_secs
+        ))
+        .context("CATALOG_CACHE_MAX_AGE_SECS")?;
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             settings: Arc::new(settings),
@@ -137,6 +142,7 @@ impl Application {
             db_threads: Arc::new(db_threads),
             writer,
             pages: Arc::new(crate::pages::Pages::default()),
+            catalog_cache_control,
         });
         let settings = Arc::clone(&state.settings);
         let mut server = HttpServer::new(move || {

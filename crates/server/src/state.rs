@@ -36,6 +36,9 @@ pub struct AppState {
     pub writer: Option<Arc<Writer>>,
     /// Public catalog answers ready in memory (see [`crate::pages`]).
     pub pages: Arc<crate::pages::Pages>,
+    /// `Cache-Control` of public catalog answers: `public, max-age=` with
+    /// `CATALOG_CACHE_MAX_AGE_SECS` (made once, not per answer).
+    pub catalog_cache_control: actix_web::http::header::HeaderValue,
 }
 
 /// How long a request waits for its turn to hash a password before it gives up with 503.

@@ -28,12 +28,6 @@ fn page_key(req: &HttpRequest) -> String {
 /// `CATALOG_CACHE_MAX_AGE_SECS`; `304 Not Modified` (no body) when the request's
 /// `If-None-Match` names that ETag.
 fn catalog_answer(req: &HttpRequest, state: &AppState, page: &Page) -> HttpResponse {
-    // As the contract says; with 0 (the default) a cache may store the page but must
-    // revalidate it every time, which the ETag makes a 304.
-    let cache_control = format!(
-        "public, max-age={}",
-        state.settings.catalog_cache_max_age_secs
-    );
     let etag = page.etag.as_bytes();
     let matches = req
         .headers()
@@ -49,7 +43,9 @@ fn catalog_answer(req: &HttpRequest, state: &AppState, page: &Page) -> HttpRespo
     };
     answer
         .insert_header((header::ETAG, page.etag.clone()))
-        .insert_header((header::CACHE_CONTROL, cache_control));
+        // As the contract says; with 0 (the default) a cache may store the page but must
+        // revalidate it every time, which the ETag makes a 304.
+        .insert_header((header::CACHE_CONTROL, state.catalog_cache_control.clone()));
     if matches {
         answer.finish()
     } else {
