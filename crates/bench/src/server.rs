@@ -38,12 +38,14 @@ impl Server {
             .env("JWT_SECRET", crate::seed::JWT_SECRET)
             .env("LOGIN_MAX_FAILURES_PER_EMAIL", "0")
             .env("LOGIN_MAX_FAILURES_PER_IP", "0")
+            // Warnings only, unless `RUST_LOG` says otherwise (`RUST_LOG=info scripts/bench.sh`
+            // logs a line per request, as the server does by default).
             .env("RUST_LOG", "warn")
-            // glibc's allocator settings and the pool's size, to compare them
+            // glibc's allocator settings, the pool's size and the log level, to compare them
             // (`MALLOC_ARENA_MAX=1 scripts/bench.sh`, `DB_POOL_SIZE=4 scripts/bench.sh`).
             .envs(std::env::vars_os().filter(|(name, _)| {
                 let name = name.to_string_lossy();
-                name.starts_with("MALLOC_") || name == "DB_POOL_SIZE"
+                name.starts_with("MALLOC_") || name == "DB_POOL_SIZE" || name == "RUST_LOG"
             }))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
