@@ -41,11 +41,12 @@ impl Server {
             // Warnings only, unless `RUST_LOG` says otherwise (`RUST_LOG=info scripts/bench.sh`
             // logs a line per request, as the server does by default).
             .env("RUST_LOG", "warn")
-            // glibc's allocator settings, the pool's size and the log level, to compare them
-            // (`MALLOC_ARENA_MAX=1 scripts/bench.sh`, `DB_POOL_SIZE=4 scripts/bench.sh`).
+            // glibc's allocator settings, the pool's size, the actix workers and the log level,
+            // to compare them (`MALLOC_ARENA_MAX=1 scripts/bench.sh`, `WORKERS=4 …`).
             .envs(std::env::vars_os().filter(|(name, _)| {
                 let name = name.to_string_lossy();
-                name.starts_with("MALLOC_") || name == "DB_POOL_SIZE" || name == "RUST_LOG"
+                name.starts_with("MALLOC_")
+                    || ["DB_POOL_SIZE", "WORKERS", "RUST_LOG"].contains(&name.as_ref())
             }))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
