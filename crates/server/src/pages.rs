@@ -224,5 +224,21 @@ mod tests {
         assert_ne!(page("x").etag, page("y").etag);
         let etag = page("x").etag.to_str().unwrap().to_string();
         assert!(etag.starts_with('"') && etag.len() == 34, "{etag}");
+        // The first 128 bits of SHA-256 of the body `"x"`, in lower-case hex.
+        assert_eq!(etag, "\"ba2df4903a2c14e86dc3bcca58911b44\"");
+    }
+
+    #[test]
+    fn a_body_is_kept_whole_and_the_encoding_buffer_is_reused_safely() {
+        let long = "é".repeat(MAX_BUFFER);
+        let big = page(&long);
+        assert_eq!(big.body.len(), 2 * MAX_BUFFER + 2);
+        let small = page("x");
+        assert_eq!(
+            &small.body[..],
+            b"\"x\"",
+            "nothing of the larger answer is left"
+        );
+        assert_eq!(big.body.len(), 2 * MAX_BUFFER + 2, "kept bodies are copies");
     }
 }
