@@ -850,9 +850,11 @@ fn finish_operation(path: &str, operation: &mut Operation) {
         add(
             operation,
             "503",
-            "`busy`: too many requests are waiting for the database (`DB_QUEUE_MAX`); \
-             `unavailable`: the database is unreachable or a write kept conflicting with \
-             concurrent ones. Nothing was changed; retry after `Retry-After` seconds.",
+            "`busy`: too many requests are waiting for the database (`DB_QUEUE_MAX`) or, \
+             where a password is hashed, for a hashing thread (256 per thread, or a turn \
+             within 10 s); `unavailable`: the database is unreachable or a write kept \
+             conflicting with concurrent ones. Nothing was changed; retry after \
+             `Retry-After` seconds.",
         );
     }
     add(

@@ -42,7 +42,12 @@ pub struct AppState {
 }
 
 /// How long a request waits for its turn to hash a password before it gives up with 503.
-const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+pub const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Sign-ins that may wait for each hashing thread; past it 503 `busy` at once. A hash takes
+/// ~20 ms at the default cost, so that is about 5 s of work per thread, within [`HASH_WAIT`]:
+/// a request further back would mostly wait out the wait anyway.
+pub const HASH_QUEUE_PER_THREAD: usize = 256;
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -138,7 +143,7 @@ fn answered<T: Send + 'static>(
 fn enqueue<J>(queue: &std::sync::mpsc::SyncSender<J>, job: J) -> Result<(), ApiError> {
     match queue.try_send(job) {
         Ok(()) => Ok(()),
-        Err(std::sync::mpsc::TrySendError::Full(_)) => Err(busy()),
+        Err(std::sync::mpsc::TrySendError::Full(_)) => Err(db_busy()),
         Err(std::sync::mpsc::TrySendError::Disconnected(_)) => Err(ApiError::internal(
             anyhow::anyhow!("the database threads are gone"),
         )),
@@ -332,15 +337,21 @@ impl Writer {
     }
 }
 
-/// 503 `busy`: the queue for the database is full.
-fn busy() -> ApiError {
-    tracing::warn!("database queue full; answered 503 busy");
-    ApiError::unavailable("The shop is very busy right now; nothing was done. Retry shortly.")
-        .with_code("busy")
-        .with_header(
-            actix_web::http::header::RETRY_AFTER,
-            actix_web::http::header::HeaderValue::from(1u32),
-        )
+/// 503 `busy` with `Retry-After`: a queue is full (`why`, logged) and nothing was done.
+fn busy(why: &str, detail: &str) -> ApiError {
+    tracing::warn!("{why}; answered 503 busy");
+    ApiError::unavailable(detail).with_code("busy").with_header(
+        actix_web::http::header::RETRY_AFTER,
+        actix_web::http::header::HeaderValue::from(1u32),
+    )
+}
+
+/// The database queue is full.
+fn db_busy() -> ApiError {
+    busy(
+        "database queue full",
+        "The shop is very busy right now; nothing was done. Retry shortly.",
+    )
 }
 
 /// A few dedicated threads for work that hashes passwords.
@@ -349,44 +360,121 @@ fn busy() -> ApiError {
 /// pool a signin flood would hash on every thread at once, starving other requests of CPU
 /// and connections, and leave an Argon2-sized block in every thread's malloc arena (a
 /// gigabyte of RSS in the benchmark). Here at most `PASSWORD_HASH_CONCURRENCY` hashes run,
-/// always on the same threads; other requests queue for a turn.
+/// always on the same threads; other requests queue for a turn, in order.
+///
+/// The queue is bounded ([`HASH_QUEUE_PER_THREAD`] per thread) and so is the wait for a turn
+/// ([`HASH_WAIT`]); either way the answer is 503 `busy` with `Retry-After`, and it means
+/// nothing was done: a job whose requester stopped waiting (that answer, or a client that
+/// hung up) is dropped unrun when its turn comes, so a signup answered 503 never creates the
+/// account later, and a flood that outlasts the wait does not leave the threads hashing for
+/// requests nobody awaits. A job that has started runs to the end and its answer stands.
 pub struct HashPool {
-    jobs: std::sync::mpsc::Sender<Job>,
+    jobs: std::sync::mpsc::SyncSender<Job>,
+    wait: std::time::Duration,
+}
+
+/// Where a hashing job is: waiting, taken by a thread, or given up by its requester.
+const QUEUED: u8 = 0;
+const STARTED: u8 = 1;
+const ABANDONED: u8 = 2;
+
+/// Gives a job up if it is still waiting when its requester stops waiting (its future is
+/// dropped: the answer was sent, or the client hung up).
+struct GiveUp(Arc<std::sync::atomic::AtomicU8>);
+
+impl GiveUp {
+    /// True if the job had not started: it never will.
+    fn now(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.0
+            .compare_exchange(QUEUED, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
+impl Drop for GiveUp {
+    fn drop(&mut self) {
+        self.now();
+    }
 }
 
 impl HashPool {
-    /// Starts `threads` hashing threads.
+    /// Starts `threads` hashing threads, each with room for [`HASH_QUEUE_PER_THREAD`]
+    /// waiting jobs, which wait at most [`HASH_WAIT`].
     pub fn new(threads: usize) -> std::io::Result<HashPool> {
-        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        HashPool::with_limits(
+            threads,
+            threads.saturating_mul(HASH_QUEUE_PER_THREAD),
+            HASH_WAIT,
+        )
+    }
+
+    /// Starts `threads` hashing threads with room for `queue` waiting jobs, which wait at
+    /// most `wait` for a turn.
+    pub fn with_limits(
+        threads: usize,
+        queue: usize,
+        wait: std::time::Duration,
+    ) -> std::io::Result<HashPool> {
+        let (jobs, receiver) = std::sync::mpsc::sync_channel::<Job>(queue);
         // Between bursts of signins the hashing threads keep no Argon2 memory.
         spawn_threads(
             "emporium-hash",
             threads,
-            queue,
+            receiver,
             emporium_auth::password::release_memory,
         )?;
-        Ok(HashPool { jobs })
+        Ok(HashPool { jobs, wait })
     }
 
-    /// Runs `f` on a hashing thread when one is free (waiting at most 10 s for a turn).
+    /// Runs `f` on a hashing thread in its turn. 503 `busy` when the queue is full or the
+    /// turn does not come within the wait; then `f` never runs.
     pub async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let (job, result) = answered(f);
-        self.jobs
-            .send(job)
-            .map_err(|_| ApiError::internal(anyhow::anyhow!("the hashing threads are gone")))?;
-        match tokio::time::timeout(HASH_WAIT, result).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(_)) => Err(ApiError::internal(anyhow::anyhow!(
-                "a password-hashing task panicked"
-            ))),
-            Err(_) => Err(ApiError::unavailable(
-                "Too many sign-ins at once; try again shortly.",
-            )),
+        use std::sync::atomic::{AtomicU8, Ordering};
+        let state = Arc::new(AtomicU8::new(QUEUED));
+        let claim = Arc::clone(&state);
+        let (done, mut result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            if claim
+                .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                let _ = done.send(f());
+            }
+        });
+        let give_up = GiveUp(state);
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(std::sync::mpsc::TrySendError::Full(_)) => {
+                return Err(hashing_busy("the password-hashing queue is full"));
+            }
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
+                return Err(ApiError::internal(anyhow::anyhow!(
+                    "the hashing threads are gone"
+                )));
+            }
         }
+        let answer = match tokio::time::timeout(self.wait, &mut result).await {
+            Ok(answer) => answer,
+            Err(_) if give_up.now() => {
+                return Err(hashing_busy("no turn to hash a password within the wait"));
+            }
+            // It has started: it ends shortly, and its answer is the one to give.
+            Err(_) => result.await,
+        };
+        answer.map_err(|_| ApiError::internal(anyhow::anyhow!("a password-hashing task panicked")))
     }
+}
+
+/// 503 `busy` from the [`HashPool`]: nothing was done.
+fn hashing_busy(why: &str) -> ApiError {
+    busy(
+        why,
+        "Too many sign-ins at once; nothing was done. Retry shortly.",
+    )
 }
 
 impl AppState {
@@ -612,5 +700,122 @@ mod tests {
             .get_result(&mut *db.conn())
             .unwrap();
         assert_eq!(count.n, 1);
+    }
+
+    /// A one-thread [`HashPool`](super::HashPool) whose thread is busy until the returned
+    /// sender is dropped, and the task holding it.
+    async fn held_pool(
+        queue: usize,
+        wait: Duration,
+    ) -> (
+        Arc<super::HashPool>,
+        std::sync::mpsc::Sender<()>,
+        actix_web::rt::task::JoinHandle<Result<(), ApiError>>,
+    ) {
+        let pool = Arc::new(super::HashPool::with_limits(1, queue, wait).unwrap());
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (started, has_started) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let pool = Arc::clone(&pool);
+            actix_web::rt::spawn(async move {
+                pool.run(move || {
+                    started.send(()).unwrap();
+                    // Until the sender is dropped.
+                    let _ = released.recv();
+                })
+                .await
+            })
+        };
+        while has_started.try_recv().is_err() {
+            actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        (pool, release, holder)
+    }
+
+    fn assert_busy(error: &ApiError) {
+        use actix_web::ResponseError;
+        let response = error.error_response();
+        assert_eq!(response.status(), 503);
+        assert_eq!(error.code(), "busy");
+        assert_eq!(
+            response
+                .headers()
+                .get("retry-after")
+                .unwrap()
+                .to_str()
+                .unwrap(),
+            "1"
+        );
+    }
+
+    #[actix_web::test]
+    async fn a_sign_in_that_waits_out_its_turn_is_a_503_busy_and_its_hash_never_runs() {
+        let (pool, release, holder) = held_pool(4, Duration::from_millis(200)).await;
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&ran);
+        let error = pool
+            .run(move || flag.store(true, std::sync::atomic::Ordering::SeqCst))
+            .await
+            .unwrap_err();
+        assert_busy(&error);
+
+        drop(release);
+        holder.await.unwrap().unwrap();
+        // Jobs run in order: once this one has, the given-up one has had its turn.
+        assert_eq!(pool.run(|| 7).await.unwrap(), 7);
+        assert!(
+            !ran.load(std::sync::atomic::Ordering::SeqCst),
+            "a job answered 503 never runs (a signup answered 503 creates no account later)"
+        );
+    }
+
+    #[actix_web::test]
+    async fn a_full_hashing_queue_is_a_503_busy_at_once_and_the_waiting_one_runs() {
+        let (pool, release, holder) = held_pool(1, Duration::from_secs(30)).await;
+        let waiting = {
+            let pool = Arc::clone(&pool);
+            actix_web::rt::spawn(async move { pool.run(|| "waited").await })
+        };
+        // The test runtime has one thread: the spawned task is polled, and its job queued,
+        // as soon as this one waits.
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        let refused = pool.run(|| "queued").await.unwrap_err();
+        assert_busy(&refused);
+        assert!(!waiting.is_finished());
+
+        drop(release);
+        holder.await.unwrap().unwrap();
+        assert_eq!(waiting.await.unwrap().unwrap(), "waited");
+    }
+
+    #[actix_web::test]
+    async fn a_sign_in_whose_client_hung_up_leaves_its_hash_unrun() {
+        let (pool, release, holder) = held_pool(4, Duration::from_secs(30)).await;
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&ran);
+        // The request's future is dropped while its job waits, as when a client disconnects.
+        let gone = actix_web::rt::time::timeout(
+            Duration::from_millis(50),
+            pool.run(move || flag.store(true, std::sync::atomic::Ordering::SeqCst)),
+        )
+        .await;
+        assert!(gone.is_err());
+
+        drop(release);
+        holder.await.unwrap().unwrap();
+        assert_eq!(pool.run(|| 7).await.unwrap(), 7);
+        assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    #[actix_web::test]
+    async fn a_hash_that_started_within_the_wait_gives_its_answer_however_long_it_takes() {
+        let pool = super::HashPool::with_limits(1, 4, Duration::from_millis(50)).unwrap();
+        let answer = pool
+            .run(|| {
+                std::thread::sleep(Duration::from_millis(300));
+                "done"
+            })
+            .await;
+        assert_eq!(answer.unwrap(), "done");
     }
 }
