@@ -842,10 +842,10 @@ fn finish_operation(path: &str, operation: &mut Operation) {
             "`validation_failed`: `errors` lists every invalid parameter as `{field, message}`.",
         );
     }
-    let static_or_process = matches!(
-        path,
-        "/health" | "/openapi.json" | "/docs" | "/docs/{file}" | "/auth/reset-password"
-    );
+    // The reset form (GET) is static; the reset itself (POST) hashes and writes, so it can
+    // be answered 503 like any other database work.
+    let static_or_process = matches!(path, "/health" | "/openapi.json" | "/docs" | "/docs/{file}")
+        || operation.operation_id.as_deref() == Some("reset_password_page");
     if !static_or_process {
         add(
             operation,
