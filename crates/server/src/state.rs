@@ -139,14 +139,26 @@ fn answered<T: Send + 'static>(
     (job, result)
 }
 
-/// Puts a job on a bounded queue: 503 `busy` when it is full.
+/// Puts a job on a bounded queue of the database threads or the writer: 503 `busy` when it
+/// is full.
 fn enqueue<J>(queue: &std::sync::mpsc::SyncSender<J>, job: J) -> Result<(), ApiError> {
+    enqueue_or(queue, job, db_busy, "the database threads are gone")
+}
+
+/// Puts a job on a bounded queue: `full()` when it is full, a 500 naming `gone` when its
+/// threads are gone.
+fn enqueue_or<J>(
+    queue: &std::sync::mpsc::SyncSender<J>,
+    job: J,
+    full: impl FnOnce() -> ApiError,
+    gone: &'static str,
+) -> Result<(), ApiError> {
     match queue.try_send(job) {
         Ok(()) => Ok(()),
-        Err(std::sync::mpsc::TrySendError::Full(_)) => Err(db_busy()),
-        Err(std::sync::mpsc::TrySendError::Disconnected(_)) => Err(ApiError::internal(
-            anyhow::anyhow!("the database threads are gone"),
-        )),
+        Err(std::sync::mpsc::TrySendError::Full(_)) => Err(full()),
+        Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
+            Err(ApiError::internal(anyhow::anyhow!(gone)))
+        }
     }
 }
 
@@ -446,17 +458,12 @@ impl HashPool {
             }
         });
         let give_up = GiveUp(state);
-        match self.jobs.try_send(job) {
-            Ok(()) => {}
-            Err(std::sync::mpsc::TrySendError::Full(_)) => {
-                return Err(hashing_busy("the password-hashing queue is full"));
-            }
-            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
-                return Err(ApiError::internal(anyhow::anyhow!(
-                    "the hashing threads are gone"
-                )));
-            }
-        }
+        enqueue_or(
+            &self.jobs,
+            job,
+            || hashing_busy("the password-hashing queue is full"),
+            "the hashing threads are gone",
+        )?;
         let answer = match tokio::time::timeout(self.wait, &mut result).await {
             Ok(answer) => answer,
             Err(_) if give_up.now() => {
