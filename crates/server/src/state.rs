@@ -778,7 +778,8 @@ mod tests {
 
     #[actix_web::test]
     async fn a_full_hashing_queue_is_a_503_busy_at_once_and_the_waiting_one_runs() {
-        let (pool, release, holder) = held_pool(1, Duration::from_secs(30)).await;
+        // A wait of an hour: a 503 here can only come from the full queue.
+        let (pool, release, holder) = held_pool(1, Duration::from_secs(3600)).await;
         let waiting = {
             let pool = Arc::clone(&pool);
             actix_web::rt::spawn(async move { pool.run(|| "waited").await })
@@ -786,7 +787,10 @@ mod tests {
         // The test runtime has one thread: the spawned task is polled, and its job queued,
         // as soon as this one waits.
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-        let refused = pool.run(|| "queued").await.unwrap_err();
+        let refused = actix_web::rt::time::timeout(Duration::from_secs(60), pool.run(|| "queued"))
+            .await
+            .expect("refused at once, not queued behind the held thread")
+            .unwrap_err();
         assert_busy(&refused);
         assert!(!waiting.is_finished());
 
