@@ -287,6 +287,36 @@ async fn repeated_failures_for_one_email_are_throttled_even_with_the_right_passw
 }
 
 #[actix_web::test]
+async fn guesses_sent_at_once_get_no_more_answers_than_the_limit() {
+    // Four hashing threads, so guesses are checked side by side, not one after another.
+    let app = TestApp::spawn_with(
+        &[
+            ("LOGIN_MAX_FAILURES_PER_EMAIL", "3"),
+            ("PASSWORD_HASH_CONCURRENCY", "4"),
+        ],
+        |_| {},
+    )
+    .await;
+    let user = app.user().await;
+    let guesses = futures_util::future::join_all(
+        (0..12).map(|_| app.signin(&user.email, "wrong horse battery")),
+    )
+    .await;
+    let statuses: Vec<u16> = guesses.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 401).count(),
+        3,
+        "the limit's worth of guesses learn their answer: {statuses:?}"
+    );
+    for response in guesses.iter().filter(|r| r.status != 401) {
+        response.assert_problem(429, "too_many_attempts");
+    }
+    app.signin(&user.email, &user.password)
+        .await
+        .assert_problem(429, "too_many_attempts");
+}
+
+#[actix_web::test]
 async fn repeated_failures_from_one_address_are_throttled() {
     let app = TestApp::spawn_with(
         &[

@@ -11,7 +11,7 @@ use emporium_db::{Conn, serializable_transaction, write_transaction};
 use emporium_mail::{MessageKind, OutgoingMail, templates};
 use serde::Deserialize;
 
-use crate::password::{Password, Verified};
+use crate::password::{Password, PasswordHash, Verified};
 use crate::tokens::{random_token, sha256_hex};
 use crate::user::{self, UserRow};
 use crate::{AuthConfig, AuthError, Principal, Role, User};
@@ -109,17 +109,47 @@ fn unique_violation(error: &DieselError) -> bool {
     )
 }
 
+impl Signup {
+    /// Hashes the password (slow, CPU only): the first step of [`signup`], for callers that
+    /// hash on other threads than they write on.
+    pub fn hash_password(self, config: &AuthConfig) -> Result<HashedSignup, AuthError> {
+        Ok(HashedSignup {
+            hash: config.hasher.hash_password(&self.password)?,
+            name: self.name,
+            email: self.email,
+        })
+    }
+}
+
+/// A checked signup with its password hashed, for [`signup_hashed`].
+#[derive(Debug, Clone)]
+pub struct HashedSignup {
+    name: String,
+    email: Email,
+    hash: PasswordHash,
+}
+
 /// Creates an unverified `user` account and queues its verification email.
 ///
-/// The password is hashed before the write transaction opens, so the database lock is never
-/// held for the hash.
+/// [`Signup::hash_password`] then [`signup_hashed`]: the password is hashed before the
+/// write transaction opens, so the database lock is never held for the hash.
 pub fn signup(
     conn: &mut Conn,
     config: &AuthConfig,
     signup: Signup,
     now: DateTime<Utc>,
 ) -> Result<User, AuthError> {
-    let hash = config.hasher.hash(signup.password.expose())?;
+    signup_hashed(conn, config, signup.hash_password(config)?, now)
+}
+
+/// The database half of [`signup`]: `EmailTaken` if the email is in use, else the account
+/// and its verification email, in one write transaction.
+pub fn signup_hashed(
+    conn: &mut Conn,
+    config: &AuthConfig,
+    signup: HashedSignup,
+    now: DateTime<Utc>,
+) -> Result<User, AuthError> {
     write_transaction(conn, |conn| {
         if user::find_by_email(conn, &signup.email)?.is_some() {
             return Err(AuthError::EmailTaken);
@@ -128,7 +158,7 @@ pub fn signup(
             conn,
             &signup.name,
             &signup.email,
-            &hash,
+            signup.hash.as_str(),
             Role::User,
             false,
             now,
@@ -402,6 +432,8 @@ pub fn forgot_password(
 
 /// Sets a new password with a reset token, revokes every session of the account, marks the
 /// email verified (the link proved the address), and queues a notice.
+///
+/// The password is hashed first, then [`reset_password_hashed`] does the database work.
 pub fn reset_password(
     conn: &mut Conn,
     config: &AuthConfig,
@@ -409,12 +441,24 @@ pub fn reset_password(
     new_password: &Password,
     now: DateTime<Utc>,
 ) -> Result<(), AuthError> {
-    let hash = config.hasher.hash(new_password.expose())?;
+    let hash = config.hash_password(new_password)?;
+    reset_password_hashed(conn, config, token, &hash, now)
+}
+
+/// [`reset_password`] with the new password already hashed
+/// ([`AuthConfig::hash_password`]): one write transaction, no hashing.
+pub fn reset_password_hashed(
+    conn: &mut Conn,
+    config: &AuthConfig,
+    token: &str,
+    hash: &PasswordHash,
+    now: DateTime<Utc>,
+) -> Result<(), AuthError> {
     write_transaction(conn, |conn| {
         let user_id = consume_token(conn, token, Purpose::ResetPassword, now)?;
         diesel::update(users::table.find(user_id))
             .set((
-                users::password_hash.eq(&hash),
+                users::password_hash.eq(hash.as_str()),
                 users::email_verified.eq(true),
                 users::updated_at.eq(now.naive_utc()),
             ))
@@ -433,6 +477,10 @@ pub fn reset_password(
 
 /// Changes the signed-in user's password after checking the current one; every other
 /// session of the account is revoked and a notice is queued.
+///
+/// This is [`begin_password_change`], [`PasswordOnFile::check`] and
+/// [`finish_password_change`] in a row; a server that hashes on other threads calls the
+/// three itself.
 pub fn change_password(
     conn: &mut Conn,
     config: &AuthConfig,
@@ -441,18 +489,94 @@ pub fn change_password(
     new_password: &Password,
     now: DateTime<Utc>,
 ) -> Result<(), AuthError> {
-    let row = user::find(conn, principal.user_id)?.ok_or(AuthError::InvalidAccessToken)?;
-    if config.hasher.verify(current, &row.password_hash) == Verified::No {
-        return Err(AuthError::WrongCurrentPassword);
+    let on_file = begin_password_change(conn, principal)?;
+    let change = on_file.check(config, current, new_password)?;
+    finish_password_change(conn, config, principal, change, now)
+}
+
+/// The signed-in account's stored password, to check a change against: from
+/// [`begin_password_change`]. Its `Debug` shows no hash.
+pub struct PasswordOnFile {
+    row: UserRow,
+}
+
+impl std::fmt::Debug for PasswordOnFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordOnFile")
+            .field("user", &self.row.id)
+            .finish_non_exhaustive()
     }
-    let hash = config.hasher.hash(new_password.expose())?;
+}
+
+/// A checked password change: the current password matched, and the new one is hashed.
+/// From [`PasswordOnFile::check`], for [`finish_password_change`].
+pub struct PasswordChange {
+    row: UserRow,
+    new_hash: PasswordHash,
+}
+
+impl std::fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordChange")
+            .field("user", &self.row.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The first step of a password change: reads the account's stored hash.
+pub fn begin_password_change(
+    conn: &mut Conn,
+    principal: &Principal,
+) -> Result<PasswordOnFile, AuthError> {
+    let row = user::find(conn, principal.user_id)?.ok_or(AuthError::InvalidAccessToken)?;
+    Ok(PasswordOnFile { row })
+}
+
+impl PasswordOnFile {
+    /// The second step, CPU only: `WrongCurrentPassword` unless `current` matches; then the
+    /// new password is hashed.
+    pub fn check(
+        self,
+        config: &AuthConfig,
+        current: &str,
+        new_password: &Password,
+    ) -> Result<PasswordChange, AuthError> {
+        if config.hasher.verify(current, &self.row.password_hash) == Verified::No {
+            return Err(AuthError::WrongCurrentPassword);
+        }
+        Ok(PasswordChange {
+            new_hash: config.hasher.hash_password(new_password)?,
+            row: self.row,
+        })
+    }
+}
+
+/// The last step of a password change: stores the new hash, revokes every other session
+/// and queues the notice, in one write transaction. If the password changed since it was
+/// checked (a reset in between), nothing is written and the answer is
+/// `WrongCurrentPassword`: the password checked is no longer the current one.
+pub fn finish_password_change(
+    conn: &mut Conn,
+    config: &AuthConfig,
+    principal: &Principal,
+    change: PasswordChange,
+    now: DateTime<Utc>,
+) -> Result<(), AuthError> {
+    let PasswordChange { row, new_hash } = change;
     write_transaction(conn, |conn| {
-        diesel::update(users::table.find(row.id))
-            .set((
-                users::password_hash.eq(&hash),
-                users::updated_at.eq(now.naive_utc()),
-            ))
-            .execute(conn)?;
+        let replaced = diesel::update(
+            users::table
+                .find(row.id)
+                .filter(users::password_hash.eq(&row.password_hash)),
+        )
+        .set((
+            users::password_hash.eq(new_hash.as_str()),
+            users::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+        if replaced == 0 {
+            return Err(AuthError::WrongCurrentPassword);
+        }
         revoke_sessions(conn, row.id, Some(principal.session_id), now)?;
         queue(
             conn,

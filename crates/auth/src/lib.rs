@@ -2,7 +2,8 @@
 //!
 //! Plain synchronous functions over `&mut` [`Conn`](emporium_db::Conn), with no HTTP in them.
 //! Password hashing is deliberately slow (Argon2id), so callers in an async server run these
-//! functions on a blocking thread pool.
+//! functions on a blocking thread pool; the functions that hash also come in steps (reads,
+//! hashing, writes) so the hashing can run on threads that hold no database connection.
 //!
 //! - [`accounts`]: signup with email verification, password reset, admin management.
 //! - [`sessions`]: signin, rotating refresh tokens, logout, and [`sessions::authenticate`],
@@ -22,7 +23,7 @@ use emporium_core::settings::Settings;
 use emporium_core::{SessionId, UserId, ValidationErrors};
 
 pub use accounts::{NewAccount, SignupRequest};
-pub use password::Password;
+pub use password::{Password, PasswordHash};
 pub use sessions::TokenPair;
 pub use user::{Role, User};
 
@@ -89,6 +90,12 @@ impl AuthConfig {
             mail_limits: emporium_mail::MailLimits::from_settings(&settings.mail),
             max_mail_requests_per_ip: settings.mail_requests_max_per_ip,
         })
+    }
+
+    /// A new Argon2id hash of `password` with this configuration's cost (slow, CPU only),
+    /// for [`accounts::reset_password_hashed`].
+    pub fn hash_password(&self, password: &Password) -> Result<PasswordHash, AuthError> {
+        self.hasher.hash_password(password)
     }
 }
 

@@ -44,6 +44,32 @@ impl std::fmt::Debug for Password {
     }
 }
 
+/// A new Argon2id hash of a password, ready to store: what [`Hasher::hash_password`] makes.
+///
+/// The functions that store a password take one of these, so the slow hashing can run
+/// wherever the caller likes (the server: on its hashing threads, holding no database
+/// connection) and the database work stays short.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    /// [`Hasher::hash`] of any text (a signin's password is not length-checked).
+    pub(crate) fn of(hasher: &Hasher, password: &str) -> Result<PasswordHash, AuthError> {
+        hasher.hash(password).map(PasswordHash)
+    }
+
+    /// The PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash([redacted])")
+    }
+}
+
 /// The outcome of checking a password against a stored hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verified {
@@ -108,6 +134,11 @@ impl Hasher {
             STANDARD_NO_PAD.encode(salt),
             STANDARD_NO_PAD.encode(out)
         ))
+    }
+
+    /// [`Hasher::hash`] of a checked new password.
+    pub fn hash_password(&self, password: &Password) -> Result<PasswordHash, AuthError> {
+        PasswordHash::of(self, password.expose())
     }
 
     /// Checks `password` against `stored`: an Argon2 PHC string, or a `$2a$`/`$2b$`/`$2y$`

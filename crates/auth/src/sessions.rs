@@ -5,10 +5,10 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use emporium_core::{Email, SessionId, UserId};
 use emporium_db::schema::{sessions, users};
-use emporium_db::{Conn, write_transaction};
+use emporium_db::{Conn, serializable_transaction, write_transaction};
 use serde::Serialize;
 
-use crate::password::Verified;
+use crate::password::{PasswordHash, Verified};
 use crate::tokens::{AUDIENCE, Claims, ISSUER, TokenType, random_token};
 use crate::user::{self, UserRow};
 use crate::{AuthConfig, AuthError, Principal, Role, throttle};
@@ -69,6 +69,10 @@ fn issue_pair(
 /// wrong password and gives the same error. Only a correct password learns whether the
 /// account is disabled or unverified. A carried-over bcrypt hash (or an Argon2 hash with
 /// older parameters) is replaced on success.
+///
+/// This is [`begin_signin`], [`SigninAttempt::check_password`] and [`finish_signin`] in a
+/// row, on one connection. A server that hashes on other threads calls the three itself, so
+/// no connection or write lock is held while the password is hashed.
 pub fn signin(
     conn: &mut Conn,
     config: &AuthConfig,
@@ -77,6 +81,62 @@ pub fn signin(
     ip: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<TokenPair, AuthError> {
+    let attempt = begin_signin(conn, config, email, ip, now)?;
+    let checked = attempt.check_password(config, password)?;
+    finish_signin(conn, config, checked, now)
+}
+
+/// A signin that passed the throttle and found its account (or found none): the first of
+/// [`signin`]'s three steps, from [`begin_signin`]. Its `Debug` shows no hash.
+pub struct SigninAttempt {
+    /// What failures are counted under.
+    subject: String,
+    ip: Option<String>,
+    account: Option<UserRow>,
+}
+
+impl std::fmt::Debug for SigninAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigninAttempt")
+            .field("subject", &self.subject)
+            .field("ip", &self.ip)
+            .field("account", &self.account.as_ref().map(|row| row.id))
+            .finish()
+    }
+}
+
+/// A checked password, from [`SigninAttempt::check_password`]: the second step. No
+/// database work was done for it. Its `Debug` shows no hash.
+pub struct CheckedSignin {
+    subject: String,
+    ip: Option<String>,
+    /// The account, when the password matched it, with the hash it was checked against.
+    matched: Option<UserRow>,
+    /// A fresh hash to replace a carried-over one with, made only for a signin that will
+    /// succeed.
+    new_hash: Option<PasswordHash>,
+}
+
+impl std::fmt::Debug for CheckedSignin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckedSignin")
+            .field("subject", &self.subject)
+            .field("ip", &self.ip)
+            .field("matched", &self.matched.as_ref().map(|row| row.id))
+            .field("rehashed", &self.new_hash.is_some())
+            .finish()
+    }
+}
+
+/// The first step of a signin: checks the throttle (`Throttled` when `email` or `ip` has
+/// used up its failures) and looks the account up. Reads only.
+pub fn begin_signin(
+    conn: &mut Conn,
+    config: &AuthConfig,
+    email: &str,
+    ip: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<SigninAttempt, AuthError> {
     let parsed = Email::parse(email).ok();
     // What failures are counted under. Text that is not an email address (no account can
     // have it) is counted under its digest: bounded in size, and storable on every backend
@@ -91,22 +151,87 @@ pub fn signin(
         |e| e.as_str().to_string(),
     );
     throttle::check(conn, config, &subject, ip, now)?;
-
-    let row = match &parsed {
+    let account = match &parsed {
         Some(email) => user::find_by_email(conn, email)?,
         None => None,
     };
-    let verified = match &row {
-        Some(row) => config.hasher.verify(password, &row.password_hash),
-        None => config.hasher.verify_nobody(password),
+    Ok(SigninAttempt {
+        subject,
+        ip: ip.map(str::to_string),
+        account,
+    })
+}
+
+impl SigninAttempt {
+    /// The second step: checks `password` (one hash, the same work whether or not the
+    /// account exists) and, when the signin will succeed and the stored hash is a
+    /// carried-over one, hashes the password anew. CPU only: no database.
+    pub fn check_password(
+        self,
+        config: &AuthConfig,
+        password: &str,
+    ) -> Result<CheckedSignin, AuthError> {
+        let verified = match &self.account {
+            Some(row) => config.hasher.verify(password, &row.password_hash),
+            None => config.hasher.verify_nobody(password),
+        };
+        let (matched, rehash) = match (self.account, verified) {
+            (Some(row), Verified::Yes { rehash }) => (Some(row), rehash),
+            _ => (None, false),
+        };
+        let will_succeed = matched.as_ref().is_some_and(|row| {
+            row.is_active && (row.email_verified || !config.require_email_verification)
+        });
+        let new_hash = if rehash && will_succeed {
+            Some(PasswordHash::of(&config.hasher, password)?)
+        } else {
+            None
+        };
+        Ok(CheckedSignin {
+            subject: self.subject,
+            ip: self.ip,
+            matched,
+            new_hash,
+        })
+    }
+}
+
+/// The last step of a signin: records a failure (`InvalidCredentials`), or clears the
+/// email's failures and starts a session, replacing a carried-over hash.
+///
+/// If failures recorded since [`begin_signin`] (concurrent guesses) used up the limit, the
+/// answer is `Throttled`, whatever the password: the throttle bounds how many guesses get an
+/// answer, not just how many start. The account is read again: if its password changed
+/// since it was checked, the check no longer counts and the answer is `InvalidCredentials`
+/// (no failure is recorded: it was not a wrong guess).
+pub fn finish_signin(
+    conn: &mut Conn,
+    config: &AuthConfig,
+    checked: CheckedSignin,
+    now: DateTime<Utc>,
+) -> Result<TokenPair, AuthError> {
+    let CheckedSignin {
+        subject,
+        ip,
+        matched,
+        new_hash,
+    } = checked;
+    let ip = ip.as_deref();
+    let Some(checked) = matched else {
+        // Checked and recorded together (serializable on PostgreSQL, where such finishes run
+        // side by side): wrong guesses that finish at once cannot all slip under the limit.
+        serializable_transaction(conn, |conn| {
+            throttle::check(conn, config, &subject, ip, now)?;
+            throttle::record_failure(conn, config, &subject, ip, now)
+        })?;
+        return Err(AuthError::InvalidCredentials);
     };
-    let (row, rehash) = match (row, verified) {
-        (Some(row), Verified::Yes { rehash }) => (row, rehash),
-        _ => {
-            throttle::record_failure(conn, config, &subject, ip, now)?;
-            return Err(AuthError::InvalidCredentials);
-        }
-    };
+    throttle::check(conn, config, &subject, ip, now)?;
+    // A password changed since the check (a reset, or a concurrent signin's rehash) makes
+    // the check stale. Not a wrong guess, so no failure is recorded.
+    let row = user::find(conn, checked.id)?
+        .filter(|row| row.password_hash == checked.password_hash)
+        .ok_or(AuthError::InvalidCredentials)?;
     throttle::clear_email(conn, &subject)?;
     if !row.is_active {
         return Err(AuthError::AccountDisabled);
@@ -114,19 +239,22 @@ pub fn signin(
     if config.require_email_verification && !row.email_verified {
         return Err(AuthError::EmailNotVerified);
     }
-    let new_hash = if rehash {
-        Some(config.hasher.hash(password)?)
-    } else {
-        None
-    };
     write_transaction(conn, |conn| {
         if let Some(hash) = &new_hash {
-            diesel::update(users::table.find(row.id))
-                .set((
-                    users::password_hash.eq(hash),
-                    users::updated_at.eq(now.naive_utc()),
-                ))
-                .execute(conn)?;
+            // Only over the hash that was checked: a change in between wins.
+            let replaced = diesel::update(
+                users::table
+                    .find(row.id)
+                    .filter(users::password_hash.eq(&row.password_hash)),
+            )
+            .set((
+                users::password_hash.eq(hash.as_str()),
+                users::updated_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?;
+            if replaced == 0 {
+                return Err(AuthError::InvalidCredentials);
+            }
         }
         start_session(conn, config, &row, now)
     })

@@ -379,3 +379,190 @@ fn two_reset_requests_at_once_leave_one_working_link() {
         assert_eq!(valid, 1, "round {round}");
     }
 }
+
+/// Counts the recorded signin failures.
+fn failures(db: &TestDb) -> i64 {
+    use diesel::prelude::*;
+    emporium_db::schema::login_failures::table
+        .count()
+        .get_result(&mut db.conn())
+        .unwrap()
+}
+
+#[test]
+fn guesses_begun_together_get_answers_only_up_to_the_limit() {
+    let db = TestDb::new();
+    let config = config();
+    account(&db, &config, "grace@example.com", Role::User);
+    let start = now();
+    // Six wrong guesses and the right password, all past the throttle before any failure is
+    // recorded (as concurrent requests are), each hashed, then finished one by one.
+    let mut checked: Vec<_> = ["wrong password"; 6]
+        .into_iter()
+        .chain(["correct horse battery"])
+        .map(|password| {
+            sessions::begin_signin(&mut db.conn(), &config, "grace@example.com", None, start)
+                .unwrap()
+                .check_password(&config, password)
+                .unwrap()
+        })
+        .collect();
+    let right = checked.pop().unwrap();
+    for _ in 0..5 {
+        let wrong = checked.remove(0);
+        assert!(matches!(
+            sessions::finish_signin(&mut db.conn(), &config, wrong, start),
+            Err(AuthError::InvalidCredentials)
+        ));
+    }
+    assert!(matches!(
+        sessions::finish_signin(&mut db.conn(), &config, checked.remove(0), start),
+        Err(AuthError::Throttled { .. })
+    ));
+    assert!(
+        matches!(
+            sessions::finish_signin(&mut db.conn(), &config, right, start),
+            Err(AuthError::Throttled { .. })
+        ),
+        "past the limit even the right password learns nothing"
+    );
+    assert_eq!(failures(&db), 5, "answers past the limit record nothing");
+}
+
+#[test]
+fn a_signin_checked_before_a_password_reset_does_not_finish_after_it() {
+    use diesel::prelude::*;
+    use emporium_db::schema::{sessions as session_rows, users};
+    let db = TestDb::new();
+    let config = config();
+    let user = account(&db, &config, "grace@example.com", Role::User);
+    // A carried-over bcrypt hash of "correct horse battery", so the signin also rehashes.
+    let bcrypt = bcrypt::hash("correct horse battery", 4).unwrap();
+    diesel::update(users::table.find(user.id))
+        .set(users::password_hash.eq(&bcrypt))
+        .execute(&mut db.conn())
+        .unwrap();
+    let checked = sessions::begin_signin(&mut db.conn(), &config, "grace@example.com", None, now())
+        .unwrap()
+        .check_password(&config, "correct horse battery")
+        .unwrap();
+
+    // Meanwhile the password is reset.
+    accounts::forgot_password(&mut db.conn(), &config, &user.email, now()).unwrap();
+    let mail = emporium_mail::outbox::all(&mut db.conn())
+        .unwrap()
+        .pop()
+        .unwrap();
+    let token = mail.text_body.split("token=").nth(1).unwrap();
+    let token = token.split_whitespace().next().unwrap();
+    let new = Password::parse("a brand new password").unwrap();
+    accounts::reset_password(&mut db.conn(), &config, token, &new, now()).unwrap();
+    let reset_hash: String = users::table
+        .find(user.id)
+        .select(users::password_hash)
+        .first(&mut db.conn())
+        .unwrap();
+
+    assert!(matches!(
+        sessions::finish_signin(&mut db.conn(), &config, checked, now()),
+        Err(AuthError::InvalidCredentials)
+    ));
+    let stored: String = users::table
+        .find(user.id)
+        .select(users::password_hash)
+        .first(&mut db.conn())
+        .unwrap();
+    assert_eq!(
+        stored, reset_hash,
+        "the rehash of the old password was not written"
+    );
+    let sessions: i64 = session_rows::table
+        .count()
+        .get_result(&mut db.conn())
+        .unwrap();
+    assert_eq!(sessions, 0, "no session was started");
+    assert_eq!(failures(&db), 0, "not counted as a wrong guess");
+    assert!(
+        sessions::signin(
+            &mut db.conn(),
+            &config,
+            "grace@example.com",
+            "a brand new password",
+            None,
+            now()
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn a_password_change_checked_before_a_reset_does_not_overwrite_it() {
+    let db = TestDb::new();
+    let config = config();
+    let user = account(&db, &config, "grace@example.com", Role::User);
+    let pair = sessions::signin(
+        &mut db.conn(),
+        &config,
+        "grace@example.com",
+        "correct horse battery",
+        None,
+        now(),
+    )
+    .unwrap();
+    let principal =
+        sessions::authenticate(&mut db.conn(), &config, &pair.access_token, now()).unwrap();
+    let wanted = Password::parse("the change I asked for").unwrap();
+    let change = accounts::begin_password_change(&mut db.conn(), &principal)
+        .unwrap()
+        .check(&config, "correct horse battery", &wanted)
+        .unwrap();
+
+    accounts::forgot_password(&mut db.conn(), &config, &user.email, now()).unwrap();
+    let mail = emporium_mail::outbox::all(&mut db.conn())
+        .unwrap()
+        .pop()
+        .unwrap();
+    let token = mail.text_body.split("token=").nth(1).unwrap();
+    let token = token.split_whitespace().next().unwrap();
+    let reset = Password::parse("the reset's password").unwrap();
+    accounts::reset_password(&mut db.conn(), &config, token, &reset, now()).unwrap();
+
+    assert!(matches!(
+        accounts::finish_password_change(&mut db.conn(), &config, &principal, change, now()),
+        Err(AuthError::WrongCurrentPassword)
+    ));
+    let signin = |password: &str| {
+        sessions::signin(
+            &mut db.conn(),
+            &config,
+            "grace@example.com",
+            password,
+            None,
+            now(),
+        )
+    };
+    assert!(signin("the reset's password").is_ok(), "the reset stands");
+    assert!(matches!(
+        signin("the change I asked for"),
+        Err(AuthError::InvalidCredentials)
+    ));
+
+    // Unhindered, the three steps change the password.
+    let principal = sessions::authenticate(
+        &mut db.conn(),
+        &config,
+        &signin("the reset's password").unwrap().access_token,
+        now(),
+    )
+    .unwrap();
+    let wrong = accounts::begin_password_change(&mut db.conn(), &principal)
+        .unwrap()
+        .check(&config, "not the password", &wanted);
+    assert!(matches!(wrong, Err(AuthError::WrongCurrentPassword)));
+    let change = accounts::begin_password_change(&mut db.conn(), &principal)
+        .unwrap()
+        .check(&config, "the reset's password", &wanted)
+        .unwrap();
+    accounts::finish_password_change(&mut db.conn(), &config, &principal, change, now()).unwrap();
+    assert!(signin("the change I asked for").is_ok());
+}

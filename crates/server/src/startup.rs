@@ -201,16 +201,13 @@ pub const BACKGROUND_CONNECTIONS: u32 = 1;
 /// `settings` (generating it if this is the first server to start). Every entry point (the
 /// server and each CLI command) opens the database through here.
 ///
-/// The pool holds `DB_POOL_SIZE` connections for the database threads, plus one for each
-/// password-hashing thread (a signin keeps its connection while it hashes) and
+/// The pool holds `DB_POOL_SIZE` connections for the database threads, plus
 /// [`BACKGROUND_CONNECTIONS`], so request work never waits for a connection that other work
-/// holds.
+/// holds. (The password-hashing threads need none: they only hash, between a request's reads
+/// and its writes.)
 pub fn open_database(settings: &mut Settings) -> anyhow::Result<Pool> {
     let mut database = settings.database.clone();
-    database.pool_size = database
-        .pool_size
-        .saturating_add(u32::try_from(settings.password_hash_concurrency).unwrap_or(u32::MAX))
-        .saturating_add(BACKGROUND_CONNECTIONS);
+    database.pool_size = database.pool_size.saturating_add(BACKGROUND_CONNECTIONS);
     let (pool, applied) = emporium_db::connect(&database)
         .with_context(|| format!("opening the database {}", settings.database.describe()))?;
     for migration in &applied {
@@ -332,7 +329,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_pool_has_a_connection_per_database_thread_hashing_thread_and_background_worker() {
+    fn the_pool_has_a_connection_per_database_thread_and_one_for_background_work() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("shop.db").display());
         let mut settings = Settings::from_lookup(|name| match name {
@@ -343,7 +340,11 @@ mod tests {
         })
         .unwrap();
         let pool = open_database(&mut settings).unwrap();
-        assert_eq!(pool.max_size(), 3 + 2 + BACKGROUND_CONNECTIONS);
+        assert_eq!(
+            pool.max_size(),
+            3 + BACKGROUND_CONNECTIONS,
+            "none for the hashing threads"
+        );
         assert_eq!(
             settings.database.pool_size, 3,
             "the database threads' count"

@@ -372,14 +372,16 @@ fn db_busy() -> ApiError {
 /// pool a signin flood would hash on every thread at once, starving other requests of CPU
 /// and connections, and leave an Argon2-sized block in every thread's malloc arena (a
 /// gigabyte of RSS in the benchmark). Here at most `PASSWORD_HASH_CONCURRENCY` hashes run,
-/// always on the same threads; other requests queue for a turn, in order.
+/// always on the same threads; other requests queue for a turn, in order. The jobs only hash
+/// (see [`AppState::hash`]): a hashing thread holds no connection and no write turn, so a
+/// hash that waits for a CPU keeps nothing else waiting.
 ///
 /// The queue is bounded ([`HASH_QUEUE_PER_THREAD`] per thread) and so is the wait for a turn
 /// ([`HASH_WAIT`]); either way the answer is 503 `busy` with `Retry-After`, and it means
-/// nothing was done: a job whose requester stopped waiting (that answer, or a client that
-/// hung up) is dropped unrun when its turn comes, so a signup answered 503 never creates the
-/// account later, and a flood that outlasts the wait does not leave the threads hashing for
-/// requests nobody awaits. A job that has started runs to the end and its answer stands.
+/// nothing was done: the request's writes come after its hash, and a job whose requester
+/// stopped waiting (that answer, or a client that hung up) is dropped unrun when its turn
+/// comes, so a flood that outlasts the wait does not leave the threads hashing for requests
+/// nobody awaits. A job that has started runs to the end and its answer stands.
 pub struct HashPool {
     jobs: std::sync::mpsc::SyncSender<Job>,
     wait: std::time::Duration,
@@ -485,25 +487,18 @@ fn hashing_busy(why: &str) -> ApiError {
 }
 
 impl AppState {
-    /// Like [`AppState::db`], for work that hashes passwords (signup, signin, password change
-    /// and reset): it runs on the [`HashPool`], so hashing is bounded and never competes
-    /// with the catalog for the general blocking threads.
-    pub async fn db_hashing<T, E, F>(&self, f: F) -> Result<T, ApiError>
+    /// Runs `f`, which hashes or checks passwords and does nothing else (no database), on
+    /// the [`HashPool`] in its turn: hashing is bounded, never competes with the catalog for
+    /// the database threads, and holds no connection or write turn while it works. The
+    /// database work before and after it (signin's lookup, its session) goes through
+    /// [`AppState::db`] and [`AppState::db_write`] like any other.
+    pub async fn hash<T, E, F>(&self, f: F) -> Result<T, ApiError>
     where
-        F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
+        F: FnOnce() -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: Into<ApiError> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        self.hashing
-            .run(move || {
-                let mut conn = pool.get().map_err(|e| {
-                    tracing::warn!(error = %e, "no database connection available");
-                    ApiError::unavailable("The database is busy; try again shortly.")
-                })?;
-                f(&mut conn).map_err(Into::into)
-            })
-            .await?
+        self.hashing.run(f).await?.map_err(Into::into)
     }
 
     /// Runs `f`, which writes, and answers once its transaction is committed: on SQLite

@@ -45,8 +45,10 @@ pub async fn signup(
     mail_request_allowed(&req, &state).await?;
     let signup = Signup::try_from(request)?;
     let auth = state.auth.clone();
+    let hashed = state.hash(move || signup.hash_password(&auth)).await?;
+    let auth = state.auth.clone();
     let user = state
-        .db_hashing(move |conn| accounts::signup(conn, &auth, signup, now()))
+        .db_write(move |conn| accounts::signup_hashed(conn, &auth, hashed, now()))
         .await?;
     state.mail.wake();
     Ok(HttpResponse::Created().json(user))
@@ -163,11 +165,20 @@ pub async fn signin(
     );
     let (email, password) = errors.finish(email.zip(password))?;
     let ip = client_ip(&req, &state.settings.trusted_proxies);
+    // Three steps, so that no connection or write turn is held while the password is
+    // checked: the throttle and the account (a read), the hash (a hashing thread), then the
+    // failure or the session (a write, committed with the writes queued beside it).
+    let auth = state.auth.clone();
+    let attempt = state
+        .db(move |conn| sessions::begin_signin(conn, &auth, &email, ip.as_deref(), now()))
+        .await?;
+    let auth = state.auth.clone();
+    let checked = state
+        .hash(move || attempt.check_password(&auth, &password))
+        .await?;
     let auth = state.auth.clone();
     let pair = state
-        .db_hashing(move |conn| {
-            sessions::signin(conn, &auth, &email, &password, ip.as_deref(), now())
-        })
+        .db_write(move |conn| sessions::finish_signin(conn, &auth, checked, now()))
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -261,8 +272,10 @@ pub async fn reset_password(
     );
     let (token, password) = errors.finish(token.zip(password))?;
     let auth = state.auth.clone();
+    let hash = state.hash(move || auth.hash_password(&password)).await?;
+    let auth = state.auth.clone();
     state
-        .db_hashing(move |conn| accounts::reset_password(conn, &auth, &token, &password, now()))
+        .db_write(move |conn| accounts::reset_password_hashed(conn, &auth, &token, &hash, now()))
         .await?;
     state.mail.wake();
     Ok(HttpResponse::Ok().json(json!({"detail": "Your password was changed and every session signed out. Sign in with the new password."})))
@@ -327,10 +340,18 @@ pub async fn change_password(
             .and_then(|p| emporium_auth::Password::parse(&p)),
     );
     let (current, new_password) = errors.finish(current.zip(new_password))?;
+    let reader = principal.clone();
+    let on_file = state
+        .db(move |conn| accounts::begin_password_change(conn, &reader))
+        .await?;
+    let auth = state.auth.clone();
+    let change = state
+        .hash(move || on_file.check(&auth, &current, &new_password))
+        .await?;
     let auth = state.auth.clone();
     state
-        .db_hashing(move |conn| {
-            accounts::change_password(conn, &auth, &principal, &current, &new_password, now())
+        .db_write(move |conn| {
+            accounts::finish_password_change(conn, &auth, &principal, change, now())
         })
         .await?;
     state.mail.wake();
