@@ -24,8 +24,8 @@ async fn ready_when_the_database_answers_and_is_migrated() {
 #[actix_web::test]
 async fn not_ready_when_no_database_connection_can_be_had() {
     let app = TestApp::spawn_with(&[("DB_POOL_SIZE", "2")], |_| {}).await;
-    // Hold every connection of the server's pool (the database threads' two, and the one for
-    // background work): the database no longer answers it.
+    // Hold every connection of the server's pool (the database threads' two, and those of the
+    // hashing threads and background work): the database no longer answers it.
     let held: Vec<_> = (0..app.pool.max_size())
         .map(|_| app.pool.get().expect("connection"))
         .collect();

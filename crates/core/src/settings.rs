@@ -111,8 +111,8 @@ pub struct DatabaseSettings {
     /// `DB_BUSY_TIMEOUT_MS`: how long a connection waits for a lock before giving up.
     pub busy_timeout_ms: u32,
     /// `DB_POOL_SIZE`: connections in the pool (the server runs request work on this many
-    /// threads, and adds one connection for background work; see
-    /// `emporium_server::open_database`).
+    /// threads, and adds a connection per password-hashing thread and one for background
+    /// work; see `emporium_server::open_database`).
     pub pool_size: u32,
     /// `SQLITE_CACHE_KIB`: each SQLite connection's page cache, in KiB (the operating system
     /// caches the file besides).
