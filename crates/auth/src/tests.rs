@@ -429,6 +429,19 @@ fn guesses_begun_together_get_answers_only_up_to_the_limit() {
     assert_eq!(failures(&db), 5, "answers past the limit record nothing");
 }
 
+/// Asks for a reset link and follows it to set `password`.
+fn reset_by_mail(db: &TestDb, config: &AuthConfig, email: &emporium_core::Email, password: &str) {
+    accounts::forgot_password(&mut db.conn(), config, email, now()).unwrap();
+    let mail = emporium_mail::outbox::all(&mut db.conn())
+        .unwrap()
+        .pop()
+        .unwrap();
+    let token = mail.text_body.split("token=").nth(1).unwrap();
+    let token = token.split_whitespace().next().unwrap();
+    let password = Password::parse(password).unwrap();
+    accounts::reset_password(&mut db.conn(), config, token, &password, now()).unwrap();
+}
+
 #[test]
 fn a_signin_checked_before_a_password_reset_does_not_finish_after_it() {
     use diesel::prelude::*;
@@ -448,15 +461,7 @@ fn a_signin_checked_before_a_password_reset_does_not_finish_after_it() {
         .unwrap();
 
     // Meanwhile the password is reset.
-    accounts::forgot_password(&mut db.conn(), &config, &user.email, now()).unwrap();
-    let mail = emporium_mail::outbox::all(&mut db.conn())
-        .unwrap()
-        .pop()
-        .unwrap();
-    let token = mail.text_body.split("token=").nth(1).unwrap();
-    let token = token.split_whitespace().next().unwrap();
-    let new = Password::parse("a brand new password").unwrap();
-    accounts::reset_password(&mut db.conn(), &config, token, &new, now()).unwrap();
+    reset_by_mail(&db, &config, &user.email, "a brand new password");
     let reset_hash: String = users::table
         .find(user.id)
         .select(users::password_hash)
@@ -517,15 +522,7 @@ fn a_password_change_checked_before_a_reset_does_not_overwrite_it() {
         .check(&config, "correct horse battery", &wanted)
         .unwrap();
 
-    accounts::forgot_password(&mut db.conn(), &config, &user.email, now()).unwrap();
-    let mail = emporium_mail::outbox::all(&mut db.conn())
-        .unwrap()
-        .pop()
-        .unwrap();
-    let token = mail.text_body.split("token=").nth(1).unwrap();
-    let token = token.split_whitespace().next().unwrap();
-    let reset = Password::parse("the reset's password").unwrap();
-    accounts::reset_password(&mut db.conn(), &config, token, &reset, now()).unwrap();
+    reset_by_mail(&db, &config, &user.email, "the reset's password");
 
     assert!(matches!(
         accounts::finish_password_change(&mut db.conn(), &config, &principal, change, now()),
