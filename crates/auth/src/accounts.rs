@@ -564,17 +564,7 @@ pub fn finish_password_change(
 ) -> Result<(), AuthError> {
     let PasswordChange { row, new_hash } = change;
     write_transaction(conn, |conn| {
-        let replaced = diesel::update(
-            users::table
-                .find(row.id)
-                .filter(users::password_hash.eq(&row.password_hash)),
-        )
-        .set((
-            users::password_hash.eq(new_hash.as_str()),
-            users::updated_at.eq(now.naive_utc()),
-        ))
-        .execute(conn)?;
-        if replaced == 0 {
+        if !user::replace_hash(conn, &row, &new_hash, now)? {
             return Err(AuthError::WrongCurrentPassword);
         }
         revoke_sessions(conn, row.id, Some(principal.session_id), now)?;

@@ -240,21 +240,11 @@ pub fn finish_signin(
         return Err(AuthError::EmailNotVerified);
     }
     write_transaction(conn, |conn| {
-        if let Some(hash) = &new_hash {
-            // Only over the hash that was checked: a change in between wins.
-            let replaced = diesel::update(
-                users::table
-                    .find(row.id)
-                    .filter(users::password_hash.eq(&row.password_hash)),
-            )
-            .set((
-                users::password_hash.eq(hash.as_str()),
-                users::updated_at.eq(now.naive_utc()),
-            ))
-            .execute(conn)?;
-            if replaced == 0 {
-                return Err(AuthError::InvalidCredentials);
-            }
+        // Only over the hash that was checked: a change in between wins.
+        if let Some(hash) = &new_hash
+            && !user::replace_hash(conn, &row, hash, now)?
+        {
+            return Err(AuthError::InvalidCredentials);
         }
         start_session(conn, config, &row, now)
     })

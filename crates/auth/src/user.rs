@@ -105,6 +105,28 @@ pub(crate) fn find_by_email(
         .optional()
 }
 
+/// Replaces `row`'s password hash with `new`, only if the stored hash is still the one `row`
+/// was read with (the one a password was checked against): false when it changed since,
+/// and then nothing is written.
+pub(crate) fn replace_hash(
+    conn: &mut emporium_db::Conn,
+    row: &UserRow,
+    new: &crate::PasswordHash,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let replaced = diesel::update(
+        users::table
+            .find(row.id)
+            .filter(users::password_hash.eq(&row.password_hash)),
+    )
+    .set((
+        users::password_hash.eq(new.as_str()),
+        users::updated_at.eq(now.naive_utc()),
+    ))
+    .execute(conn)?;
+    Ok(replaced == 1)
+}
+
 pub(crate) fn find(conn: &mut emporium_db::Conn, id: UserId) -> QueryResult<Option<UserRow>> {
     users::table
         .find(id)
