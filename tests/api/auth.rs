@@ -798,3 +798,87 @@ async fn signin_with_text_that_is_no_email_is_a_401_on_every_backend() {
     .await
     .assert_problem(429, "too_many_attempts");
 }
+
+/// The cores the thread serving `GET /probe/cores` may run on, as the kernel lists them.
+async fn my_cores() -> actix_web::HttpResponse {
+    let status = std::fs::read_to_string("/proc/thread-self/status").unwrap_or_default();
+    let cores = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    actix_web::HttpResponse::Ok().body(cores)
+}
+
+#[actix_web::test]
+async fn while_a_password_hashes_requests_run_off_its_core_and_after_it_on_every_core() {
+    if !std::path::Path::new("/proc/thread-self/status").exists() {
+        eprintln!("no /proc/thread-self: thread placement is Linux-only");
+        return;
+    }
+    // A hash that lasts long enough to be seen (50 passes of Argon2: about half a second).
+    let app = TestApp::spawn_with(
+        &[
+            ("ARGON2_ITERATIONS", "50"),
+            ("PASSWORD_HASH_CONCURRENCY", "1"),
+        ],
+        |cfg| {
+            cfg.route("/probe/cores", actix_web::web::get().to(my_cores));
+        },
+    )
+    .await;
+    let every = app.get("/probe/cores").await.body_text();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 {
+        eprintln!("one core ({every}): nothing to keep for hashing");
+        return;
+    }
+    let una =
+        json!({"name": "Una", "email": "una@example.com", "password": "correct horse battery"});
+    let signup = app.post_json("/auth/signup", &una);
+    let watch = async {
+        // Requests sent while the hash runs see every core but the one it keeps.
+        let mut seen = Vec::new();
+        for _ in 0..200 {
+            let now = app.get("/probe/cores").await.body_text();
+            if now != every {
+                seen.push(now);
+                break;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        seen
+    };
+    let (signed_up, seen) = futures_util::future::join(signup, watch).await;
+    assert_eq!(signed_up.status, 201, "{}", signed_up.body_text());
+    assert_eq!(
+        seen.len(),
+        1,
+        "no request ran off the hashing core (all saw {every})"
+    );
+    assert_ne!(seen[0], every);
+    assert!(!seen[0].is_empty());
+    // Once the hash is done, requests have every core again.
+    assert_eq!(app.get("/probe/cores").await.body_text(), every);
+    // And with PASSWORD_HASH_CORES=0 nothing moves.
+    let off = TestApp::spawn_with(
+        &[("ARGON2_ITERATIONS", "50"), ("PASSWORD_HASH_CORES", "0")],
+        |cfg| {
+            cfg.route("/probe/cores", actix_web::web::get().to(my_cores));
+        },
+    )
+    .await;
+    let signup = off.post_json("/auth/signup", &una);
+    let watch = async {
+        let mut seen = Vec::new();
+        for _ in 0..20 {
+            seen.push(off.get("/probe/cores").await.body_text());
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        seen
+    };
+    let (signed_up, seen) = futures_util::future::join(signup, watch).await;
+    assert_eq!(signed_up.status, 201, "{}", signed_up.body_text());
+    assert!(seen.iter().all(|cores| *cores == every), "{seen:?}");
+}

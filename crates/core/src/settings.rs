@@ -37,6 +37,10 @@ pub struct Settings {
     /// `PASSWORD_HASH_CONCURRENCY`: password hashes computed at once (each takes
     /// `ARGON2_MEMORY_KIB` of memory and a core for ~20 ms); further signins wait their turn.
     pub password_hash_concurrency: usize,
+    /// `PASSWORD_HASH_CORES`: cores kept for the hashing threads while they hash; the
+    /// threads that serve requests leave those cores meanwhile and have every core again
+    /// when no hash is running. 0 turns this off (the scheduler places everything).
+    pub password_hash_cores: usize,
     /// Outgoing mail.
     pub mail: MailSettings,
     /// `ADMIN_EMAIL`: a verified admin with this address is created at start if absent.
@@ -677,6 +681,24 @@ impl Settings {
                 "must be from 1 to 256",
             ));
         }
+        // By default the hashing threads may keep half the cores to themselves, at most one
+        // each: a core that hashes next to request threads makes those requests wait a
+        // scheduler tick behind it (BENCHMARKS.md, step 10).
+        let password_hash_cores = parse_var(
+            &get,
+            "PASSWORD_HASH_CORES",
+            password_hash_concurrency.min(cores / 2),
+            "a count",
+        )?;
+        if password_hash_cores >= cores {
+            return Err(invalid(
+                "PASSWORD_HASH_CORES",
+                format!(
+                    "must be less than the {cores} cores this process may use \
+                     (requests need at least one), or 0 for off"
+                ),
+            ));
+        }
 
         let mail = mail_settings(&get)?;
         let admin_email = match get("ADMIN_EMAIL") {
@@ -786,6 +808,7 @@ impl Settings {
             jwt,
             argon2,
             password_hash_concurrency,
+            password_hash_cores,
             mail,
             admin_email,
             admin_password,
@@ -1234,6 +1257,29 @@ mod tests {
         // Twice the cores, from 4 to 8, on SQLite.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         assert_eq!(s.database.pool_size as usize, (2 * cores).clamp(4, 8));
+    }
+
+    #[test]
+    fn hashing_keeps_at_most_half_the_cores_and_always_leaves_one_for_requests() {
+        let dir = tempfile::tempdir().unwrap();
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let s = with(dir.path(), &[]).unwrap();
+        assert_eq!(
+            s.password_hash_cores,
+            s.password_hash_concurrency.min(cores / 2)
+        );
+        let one = with(dir.path(), &[("PASSWORD_HASH_CONCURRENCY", "1")]).unwrap();
+        assert_eq!(one.password_hash_cores, usize::from(cores >= 2));
+        let off = with(dir.path(), &[("PASSWORD_HASH_CORES", "0")]).unwrap();
+        assert_eq!(off.password_hash_cores, 0);
+        let all = cores.to_string();
+        for value in [all.as_str(), "1000", "-1", "half"] {
+            assert_eq!(
+                error_variable(with(dir.path(), &[("PASSWORD_HASH_CORES", value)])),
+                "PASSWORD_HASH_CORES",
+                "{value}"
+            );
+        }
     }
 
     #[test]

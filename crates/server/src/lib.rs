@@ -5,6 +5,7 @@
 //! telemetry ([`middleware`], [`telemetry`]). Behaviour lives in the domain crates.
 
 pub mod auth;
+pub mod cores;
 pub mod error;
 pub mod extract;
 pub mod handlers;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
+use actix_web::dev::Service as _;
 use actix_web::dev::{Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::{Condition, DefaultHeaders, NormalizePath, TrailingSlash, from_fn};
@@ -58,6 +59,8 @@ impl Application {
         })?;
         let port = listener.local_addr()?.port();
 
+        // Password hashing keeps cores of its own while it runs; request threads follow.
+        let cores = Arc::new(crate::cores::CoreSplit::new(settings.password_hash_cores));
         // SQLite: one group-committing writer per process. PostgreSQL: writes stay concurrent.
         let writer = match settings.database.backend {
             emporium_core::settings::DatabaseBackend::Sqlite => {
@@ -65,6 +68,7 @@ impl Application {
                     settings.database.clone(),
                     pool.clone(),
                     settings.db_queue_max,
+                    &cores,
                 )?))
             }
             emporium_core::settings::DatabaseBackend::Postgres => None,
@@ -124,6 +128,7 @@ impl Application {
         let db_threads = crate::state::DbThreads::new(
             settings.database.pool_size as usize,
             settings.db_queue_max,
+            &cores,
         )?;
         let catalog_cache_control = actix_web::http::header::HeaderValue::from_str(&format!(
             "public, max-age={}",
@@ -137,7 +142,8 @@ impl Application {
             webhooks: webhook_worker.waker(),
             auth: Arc::new(auth),
             metrics: Metrics::new()?,
-            hashing: Arc::new(crate::state::HashPool::new(hash_concurrency)?),
+            hashing: Arc::new(crate::state::HashPool::new(hash_concurrency, &cores)?),
+            cores,
             catalog_cache: Arc::new(emporium_catalog::ListingCache::default()),
             db_threads: Arc::new(db_threads),
             writer,
@@ -262,6 +268,7 @@ pub fn app(
 > {
     let cors = cors(&state.settings.cors_allowed_origins);
     let metrics = state.metrics.middleware();
+    let cores = Arc::clone(&state.cores);
     App::new()
         .app_data(state)
         .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
@@ -277,6 +284,11 @@ pub fn app(
         .wrap(TracingLogger::<RequestSpan>::new())
         .wrap(metrics)
         .wrap(from_fn(request_context))
+        // Each request starts on the cores password hashing leaves free while it runs.
+        .wrap_fn(move |req, srv| {
+            cores.follow();
+            srv.call(req)
+        })
 }
 
 /// CORS for the configured origins; when none are configured the middleware is off and

@@ -8,6 +8,7 @@ use emporium_core::Settings;
 use emporium_db::{Conn, Pool};
 use emporium_mail::worker::Waker;
 
+use crate::cores::CoreSplit;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 
@@ -28,6 +29,9 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The threads that hash passwords (`PASSWORD_HASH_CONCURRENCY` of them).
     pub hashing: Arc<HashPool>,
+    /// The cores hashing keeps while it runs (`PASSWORD_HASH_CORES`); request threads
+    /// follow it.
+    pub cores: Arc<CoreSplit>,
     /// Listing totals and ranked search results for the current catalog version.
     pub catalog_cache: Arc<emporium_catalog::ListingCache>,
     /// The threads that run database work (`DB_POOL_SIZE` of them, `DB_QUEUE_MAX` waiting).
@@ -51,18 +55,29 @@ pub const HASH_QUEUE_PER_THREAD: usize = 256;
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// What a set of threads does, for where it runs (see [`CoreSplit`]).
+#[derive(Clone, Copy)]
+enum Role {
+    /// Work for requests: it follows the split before each job.
+    Serving,
+    /// Password hashing: it keeps to the hashing cores from the first job after an idle
+    /// spell to the next, and gives Argon2's memory back when it idles.
+    Hashing,
+}
+
 /// Starts `threads` threads that take jobs from `queue` one at a time, in order, until every
-/// sender is gone; a thread that finds the queue empty calls `on_idle` before it waits. A
-/// panicking job does not take its thread with it.
+/// sender is gone. A panicking job does not take its thread with it.
 fn spawn_threads(
     name: &str,
     threads: usize,
     queue: std::sync::mpsc::Receiver<Job>,
-    on_idle: fn(),
+    cores: &Arc<CoreSplit>,
+    role: Role,
 ) -> std::io::Result<()> {
     let queue = Arc::new(std::sync::Mutex::new(queue));
     for n in 0..threads {
         let queue = Arc::clone(&queue);
+        let cores = Arc::clone(cores);
         std::thread::Builder::new()
             .name(format!("{name}-{n}"))
             .spawn(move || {
@@ -74,21 +89,35 @@ fn spawn_threads(
                         queue.try_recv()
                     }
                 };
+                let mut idle = true;
                 loop {
                     let job = match next(false) {
                         Err(TryRecvError::Empty) => {
-                            on_idle();
+                            if let (Role::Hashing, false) = (role, idle) {
+                                // Between bursts of signins the hashing threads keep no
+                                // Argon2 memory, and requests have every core.
+                                emporium_auth::password::release_memory();
+                                cores.hashing_stopped();
+                            }
+                            idle = true;
                             next(true)
                         }
                         job => job,
                     };
-                    match job {
-                        Ok(job) => {
-                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                        }
+                    let Ok(job) = job else {
                         // The app is gone.
-                        Err(_) => return,
+                        if let (Role::Hashing, false) = (role, idle) {
+                            cores.hashing_stopped();
+                        }
+                        return;
+                    };
+                    match role {
+                        Role::Serving => cores.follow(),
+                        Role::Hashing if idle => cores.hashing_started(),
+                        Role::Hashing => {}
                     }
+                    idle = false;
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
                 }
             })?;
     }
@@ -108,10 +137,10 @@ pub struct DbThreads {
 }
 
 impl DbThreads {
-    /// Starts `threads` threads with room for `queue` waiting jobs.
-    pub fn new(threads: usize, queue: usize) -> std::io::Result<DbThreads> {
+    /// Starts `threads` threads with room for `queue` waiting jobs, placed by `cores`.
+    pub fn new(threads: usize, queue: usize, cores: &Arc<CoreSplit>) -> std::io::Result<DbThreads> {
         let (jobs, receiver) = std::sync::mpsc::sync_channel::<Job>(queue);
-        spawn_threads("emporium-db", threads, receiver, || {})?;
+        spawn_threads("emporium-db", threads, receiver, cores, Role::Serving)?;
         Ok(DbThreads { jobs })
     }
 
@@ -204,20 +233,26 @@ impl Writer {
     /// Starts the writer thread, with its own connection to the database `settings` name and
     /// room for `queue` waiting writes, and the thread that checkpoints what it commits (with
     /// a connection from `pool`).
+    ///
+    /// Both threads serve requests, so they follow `cores` (before each batch, and each
+    /// look for new commits).
     pub fn start(
         settings: emporium_core::settings::DatabaseSettings,
         pool: Pool,
         queue: usize,
+        cores: &Arc<CoreSplit>,
     ) -> std::io::Result<Writer> {
         use std::sync::atomic::Ordering;
         let (jobs, receiver) = std::sync::mpsc::sync_channel::<WriteJob>(queue);
         let commits = Arc::new(Commits::default());
         let committed = Arc::clone(&commits);
+        let (writer_cores, checkpoint_cores) = (Arc::clone(cores), Arc::clone(cores));
         std::thread::Builder::new()
             .name("emporium-writer".into())
             .spawn(move || {
                 let mut conn: Option<Conn> = None;
                 while let Ok(first) = receiver.recv() {
+                    writer_cores.follow();
                     let mut batch = vec![first];
                     while batch.len() < MAX_BATCH {
                         match receiver.try_recv() {
@@ -253,6 +288,7 @@ impl Writer {
                 let mut seen = 0;
                 while !commits.stopped.load(Ordering::Relaxed) {
                     std::thread::sleep(CHECKPOINT_EVERY);
+                    checkpoint_cores.follow();
                     let count = commits.count.load(Ordering::Relaxed);
                     if count == seen {
                         continue;
@@ -414,12 +450,13 @@ impl Drop for GiveUp {
 
 impl HashPool {
     /// Starts `threads` hashing threads, each with room for [`HASH_QUEUE_PER_THREAD`]
-    /// waiting jobs, which wait at most [`HASH_WAIT`].
-    pub fn new(threads: usize) -> std::io::Result<HashPool> {
+    /// waiting jobs, which wait at most [`HASH_WAIT`]; they hash on the cores `cores` keeps.
+    pub fn new(threads: usize, cores: &Arc<CoreSplit>) -> std::io::Result<HashPool> {
         HashPool::with_limits(
             threads,
             threads.saturating_mul(HASH_QUEUE_PER_THREAD),
             HASH_WAIT,
+            cores,
         )
     }
 
@@ -429,15 +466,10 @@ impl HashPool {
         threads: usize,
         queue: usize,
         wait: std::time::Duration,
+        cores: &Arc<CoreSplit>,
     ) -> std::io::Result<HashPool> {
         let (jobs, receiver) = std::sync::mpsc::sync_channel::<Job>(queue);
-        // Between bursts of signins the hashing threads keep no Argon2 memory.
-        spawn_threads(
-            "emporium-hash",
-            threads,
-            receiver,
-            emporium_auth::password::release_memory,
-        )?;
+        spawn_threads("emporium-hash", threads, receiver, cores, Role::Hashing)?;
         Ok(HashPool { jobs, wait })
     }
 
@@ -565,7 +597,13 @@ mod tests {
     use emporium_db::TestDb;
 
     use super::Writer;
+    use crate::cores::CoreSplit;
     use crate::error::ApiError;
+
+    /// Tests of queues and writes leave threads where they are.
+    fn off() -> Arc<CoreSplit> {
+        Arc::new(CoreSplit::off())
+    }
 
     #[derive(QueryableByName)]
     struct Count {
@@ -611,7 +649,7 @@ mod tests {
             .batch_execute("CREATE TABLE t (id BIGINT PRIMARY KEY)")
             .unwrap();
         let writer =
-            Arc::new(Writer::start(db.settings().clone(), db.pool().clone(), 100).unwrap());
+            Arc::new(Writer::start(db.settings().clone(), db.pool().clone(), 100, &off()).unwrap());
         // The first write holds the writer, so the next four queue and commit as one batch.
         let blocker = writer.run(|conn| {
             std::thread::sleep(Duration::from_millis(300));
@@ -645,7 +683,7 @@ mod tests {
             .unwrap();
         let file = db.settings().path.clone();
         let before = std::fs::metadata(&file).unwrap().len();
-        let writer = Writer::start(db.settings().clone(), db.pool().clone(), 100).unwrap();
+        let writer = Writer::start(db.settings().clone(), db.pool().clone(), 100, &off()).unwrap();
         // Far below the 10,000 pages after which the writer's connection checkpoints itself.
         for _ in 0..2 {
             writer
@@ -675,7 +713,7 @@ mod tests {
         db.conn()
             .batch_execute("CREATE TABLE t (id BIGINT PRIMARY KEY)")
             .unwrap();
-        let writer = Writer::start(db.settings().clone(), db.pool().clone(), 100).unwrap();
+        let writer = Writer::start(db.settings().clone(), db.pool().clone(), 100, &off()).unwrap();
         let blocker = writer.run(|_conn| {
             std::thread::sleep(Duration::from_millis(300));
             Ok::<_, ApiError>(())
@@ -704,6 +742,65 @@ mod tests {
         assert_eq!(count.n, 1);
     }
 
+    /// The cores the calling thread may run on, as the kernel lists them ("0-1").
+    fn cores_now() -> String {
+        std::fs::read_to_string("/proc/thread-self/status")
+            .unwrap_or_default()
+            .lines()
+            .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    }
+
+    #[actix_web::test]
+    async fn database_threads_leave_the_hashing_core_while_a_hash_runs_and_come_back_after() {
+        let every = cores_now();
+        if every.is_empty() || std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+            eprintln!("one core, or not Linux: nothing to keep for hashing");
+            return;
+        }
+        let split = Arc::new(CoreSplit::new(1));
+        let db = super::DbThreads::new(1, 10, &split).unwrap();
+        let hashing =
+            Arc::new(super::HashPool::with_limits(1, 4, Duration::from_secs(10), &split).unwrap());
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (report, reported) = std::sync::mpsc::channel::<String>();
+        let holder = {
+            let hashing = Arc::clone(&hashing);
+            actix_web::rt::spawn(async move {
+                hashing
+                    .run(move || {
+                        report.send(cores_now()).unwrap();
+                        let _ = released.recv();
+                    })
+                    .await
+            })
+        };
+        let hash_cores = loop {
+            match reported.try_recv() {
+                Ok(cores) => break cores,
+                Err(_) => actix_web::rt::time::sleep(Duration::from_millis(5)).await,
+            }
+        };
+        let during = db.run(cores_now).await.unwrap();
+        assert_ne!(hash_cores, every, "the hash keeps a core of its own");
+        assert_ne!(during, every, "database work leaves it meanwhile");
+        assert_ne!(during, hash_cores);
+        drop(release);
+        holder.await.unwrap().unwrap();
+        // The hashing thread gives the core back once it finds its queue empty.
+        let mut after = String::new();
+        for _ in 0..200 {
+            after = db.run(cores_now).await.unwrap();
+            if after == every {
+                break;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(after, every, "database work has every core again");
+    }
+
     /// A one-thread [`HashPool`](super::HashPool) whose thread is busy until the returned
     /// sender is dropped, and the task holding it.
     async fn held_pool(
@@ -714,7 +811,7 @@ mod tests {
         std::sync::mpsc::Sender<()>,
         actix_web::rt::task::JoinHandle<Result<(), ApiError>>,
     ) {
-        let pool = Arc::new(super::HashPool::with_limits(1, queue, wait).unwrap());
+        let pool = Arc::new(super::HashPool::with_limits(1, queue, wait, &off()).unwrap());
         let (release, released) = std::sync::mpsc::channel::<()>();
         let (started, has_started) = std::sync::mpsc::channel::<()>();
         let holder = {
@@ -815,7 +912,7 @@ mod tests {
 
     #[actix_web::test]
     async fn a_hash_that_started_within_the_wait_gives_its_answer_however_long_it_takes() {
-        let pool = super::HashPool::with_limits(1, 4, Duration::from_millis(50)).unwrap();
+        let pool = super::HashPool::with_limits(1, 4, Duration::from_millis(50), &off()).unwrap();
         let answer = pool
             .run(|| {
                 std::thread::sleep(Duration::from_millis(300));
