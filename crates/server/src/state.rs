@@ -410,7 +410,9 @@ fn db_busy() -> ApiError {
 /// gigabyte of RSS in the benchmark). Here at most `PASSWORD_HASH_CONCURRENCY` hashes run,
 /// always on the same threads; other requests queue for a turn, in order. The jobs only hash
 /// (see [`AppState::hash`]): a hashing thread holds no connection and no write turn, so a
-/// hash that waits for a CPU keeps nothing else waiting.
+/// hash that waits for a CPU keeps nothing else waiting. While they hash they keep
+/// `PASSWORD_HASH_CORES` cores to themselves, and request threads run on the others (see
+/// [`CoreSplit`]).
 ///
 /// The queue is bounded ([`HASH_QUEUE_PER_THREAD`] per thread) and so is the wait for a turn
 /// ([`HASH_WAIT`]); either way the answer is 503 `busy` with `Retry-After`, and it means
