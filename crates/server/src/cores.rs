@@ -2,7 +2,7 @@
 //!
 //! An Argon2 hash keeps a core busy for ~20 ms. When a request's thread wakes on a core where
 //! a hash (or anything else) is running, the scheduler lets it wait up to a tick (4 ms at
-//! `HZ=250`) rather than interrupt: under a signin flood that put the catalog's p99 at 3–4× its
+//! `HZ=250`) rather than interrupt: under a signin flood that put the catalog's p99 at 3–5× its
 //! value alone, whatever the hashing threads' priority (BENCHMARKS.md, steps 8–10). So while a
 //! hash runs, the hashing threads keep `PASSWORD_HASH_CORES` cores to themselves and the
 //! threads that serve requests (actix's workers, the database threads, the writer) run on the
