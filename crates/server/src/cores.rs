@@ -62,7 +62,7 @@ impl CoreSplit {
     pub fn follow(&self) {
         #[cfg(target_os = "linux")]
         if let Some(sets) = &self.sets {
-            sets.follow(self.hashing.load(Ordering::Acquire) > 0);
+            sets.follow(self.hashing_now());
         }
     }
 
